@@ -1,0 +1,227 @@
+"""The canonical tables every source is mapped onto (DESIGN section 3).
+
+One declaration per table: its columns, their types, which are required, the checks a row
+must pass, and what each column means in English and Chinese. Ingest validates against it,
+the warehouse creates its tables from it and ``docs/data-model.md`` describes it; keeping
+all three in one place is what keeps them from drifting apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["id", "string", "timestamp", "decimal", "integer", "float", "boolean"]
+
+#: DuckDB type of each kind. Money is a decimal so that totals add up to the cent.
+SQL_TYPES: dict[str, str] = {
+    "id": "VARCHAR",
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "decimal": "DECIMAL(18,4)",
+    "integer": "BIGINT",
+    "float": "DOUBLE",
+    "boolean": "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a canonical table."""
+
+    name: str
+    kind: Kind
+    en: str
+    zh: str
+    required: bool = False
+    pii: bool = False
+    vocabulary: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    #: values at the minimum are out of range (``quantity > 0`` rather than ``>= 0``)
+    exclusive_minimum: bool = False
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.kind]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A canonical table: its natural key and its columns, in storage order."""
+
+    name: str
+    key: tuple[str, ...]
+    en: str
+    zh: str
+    columns: tuple[Column, ...] = field(default_factory=tuple)
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+
+EVENT_TYPES = (
+    "view", "search", "fav", "cart", "order", "pay", "refund", "return", "review", "share",
+)  # fmt: skip
+ORDER_STATUSES = ("completed", "pending", "cancelled", "returned", "adjustment")
+GENDERS = ("female", "male", "other")
+
+USERS = Table(
+    "users",
+    key=("user_id",),
+    en="Customers, one row each.",
+    zh="客户表，每个客户一行。",
+    columns=(
+        Column("user_id", "id", "Customer id, as the shop knows it.", "客户ID", required=True),
+        Column("signup_ts", "timestamp", "When the customer registered (UTC).", "注册时间（UTC）"),
+        Column("gender", "string", "female, male or other.", "性别", vocabulary=GENDERS),
+        Column("birth_year", "integer", "Year of birth.", "出生年份", minimum=1900, maximum=2030),
+        Column("city", "string", "City.", "城市"),
+        Column("province", "string", "Province or region.", "省份/地区"),
+        Column("country", "string", "Country.", "国家"),
+        Column("channel", "string", "Acquisition channel.", "获客渠道"),
+        Column("member_level", "string", "Membership level.", "会员等级"),
+        Column("phone", "string", "Phone, pseudonymised (keyed hash).", "手机号（已脱敏）", pii=True),
+        Column("email", "string", "E-mail, pseudonymised (keyed hash).", "邮箱（已脱敏）", pii=True),
+        Column("name", "string", "Name, pseudonymised (keyed hash).", "姓名（已脱敏）", pii=True),
+        Column("address", "string", "Address, pseudonymised (keyed hash).", "地址（已脱敏）", pii=True),
+    ),
+)
+
+ITEMS = Table(
+    "items",
+    key=("item_id",),
+    en="Products (SKUs), one row each.",
+    zh="商品表，每个商品一行。",
+    columns=(
+        Column("item_id", "id", "Product id (SKU or stock code).", "商品ID", required=True),
+        Column("title", "string", "Product title.", "商品名称"),
+        Column("category", "string", "Category path, levels joined by '/'.", "类目路径（以/分隔）"),
+        Column("brand", "string", "Brand.", "品牌"),
+        Column("price", "decimal", "List price in the shop's currency.", "标价（店铺币种）", minimum=0),
+        Column(
+            "is_merchandise",
+            "boolean",
+            "False for postage, fees and other lines that are not products.",
+            "是否为商品（邮费、手续费等为否）",
+        ),
+        Column("attributes", "string", "Other attributes as a JSON object.", "其他属性（JSON）"),
+    ),
+)
+
+EVENTS = Table(
+    "events",
+    key=("event_id",),
+    en="Behaviour log: views, favourites, carts, orders and more.",
+    zh="行为日志：浏览、收藏、加购、下单等。",
+    columns=(
+        Column(
+            "event_id",
+            "id",
+            "Event id; derived from the row's content when the source has none.",
+            "事件ID（源数据没有时由行内容生成）",
+            required=True,
+        ),
+        Column("user_id", "id", "Who acted.", "用户ID", required=True),
+        Column("item_id", "id", "Which product, if any.", "商品ID"),
+        Column(
+            "event_type",
+            "string",
+            "What happened: " + ", ".join(EVENT_TYPES) + ".",
+            "行为类型",
+            required=True,
+            vocabulary=EVENT_TYPES,
+        ),
+        Column("ts", "timestamp", "When (UTC).", "发生时间（UTC）", required=True),
+        Column("session_id", "id", "Session id.", "会话ID"),
+        Column("channel", "string", "App, web, mini-program ...", "渠道"),
+        Column("quantity", "integer", "Units, where it applies.", "数量", minimum=0),
+        Column("value", "decimal", "Money value, where it applies.", "金额"),
+        Column("query", "string", "Search text, for search events.", "搜索词"),
+    ),
+)
+
+ORDERS = Table(
+    "orders",
+    key=("order_id",),
+    en="Orders, one row each; a guest order has no user_id.",
+    zh="订单表，每个订单一行；游客订单没有用户ID。",
+    columns=(
+        Column("order_id", "id", "Order number.", "订单号", required=True),
+        Column("user_id", "id", "Customer; empty for a guest order.", "客户ID（游客订单为空）"),
+        Column("ts", "timestamp", "When the order was placed (UTC).", "下单时间（UTC）", required=True),
+        Column(
+            "status",
+            "string",
+            "completed, pending, cancelled, returned or adjustment.",
+            "订单状态",
+            vocabulary=ORDER_STATUSES,
+        ),
+        Column("amount", "decimal", "Amount paid, in the shop's currency.", "实付金额"),
+        Column("discount", "decimal", "Discount granted.", "优惠金额", minimum=0),
+        Column("channel", "string", "Sales channel.", "销售渠道"),
+    ),
+)
+
+ORDER_ITEMS = Table(
+    "order_items",
+    key=("order_id", "line"),
+    en="Order lines. Quantities are positive; a cancelled order keeps its lines.",
+    zh="订单明细。数量为正；取消的订单保留其明细。",
+    columns=(
+        Column("order_id", "id", "Order number.", "订单号", required=True),
+        Column("line", "integer", "Line number within the order, from 1.", "行号（从1开始）", required=True, minimum=1),
+        Column("item_id", "id", "Product.", "商品ID", required=True),
+        Column("quantity", "integer", "Units.", "数量", minimum=0, exclusive_minimum=True),
+        Column("unit_price", "decimal", "Price per unit.", "单价", minimum=0),
+    ),
+)
+
+REVIEWS = Table(
+    "reviews",
+    key=("review_id",),
+    en="Reviews and ratings.",
+    zh="评价与评分。",
+    columns=(
+        Column(
+            "review_id",
+            "id",
+            "Review id; derived from the row's content when the source has none.",
+            "评价ID（源数据没有时由行内容生成）",
+            required=True,
+        ),
+        Column("user_id", "id", "Reviewer.", "评价人ID"),
+        Column("item_id", "id", "Product reviewed.", "商品ID"),
+        Column("rating", "integer", "Stars, 1 to 5.", "评分（1-5星）", minimum=1, maximum=5),
+        Column("text", "string", "Review text.", "评价内容"),
+        Column("ts", "timestamp", "When (UTC).", "评价时间（UTC）"),
+        Column("lang", "string", "Language code (zh, en, ...).", "语言"),
+        Column("sentiment", "integer", "Label from the source: 1 positive, 0 negative.", "情感标签（1正面，0负面）", minimum=0, maximum=1),
+        Column("category", "string", "Product category given with the review.", "商品类目"),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (USERS, ITEMS, EVENTS, ORDERS, ORDER_ITEMS, REVIEWS)}
+
+
+def table(name: str) -> Table:
+    """Return the canonical table called ``name``, or say which names exist."""
+    from portrait.errors import SchemaError
+
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise SchemaError(
+            f"There is no canonical table {name!r}; use one of: {', '.join(TABLES)}."
+        ) from None

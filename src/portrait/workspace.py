@@ -1,0 +1,190 @@
+"""A workspace is one shop: ``portrait.toml``, the DuckDB warehouse and ``artifacts/``.
+
+The workspace owns the connection (an Ibis backend) and the bookkeeping tables every stage
+writes to: ``rejects`` (rows that failed validation, with their reason), ``ingests`` (one row
+per ingested source) and ``runs`` (one row per stage run).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from portrait import schema
+from portrait.config import CONFIG_FILE, Config, load_config, render_config
+from portrait.errors import WorkspaceError
+
+log = logging.getLogger(__name__)
+
+WAREHOUSE_FILE = "warehouse.duckdb"
+KEY_FILE = "pii.key"
+
+#: Bookkeeping tables, created with the canonical ones.
+BOOKKEEPING_DDL: dict[str, str] = {
+    "rejects": """
+        ingest_id VARCHAR, source VARCHAR, table_name VARCHAR, row_number BIGINT,
+        raw VARCHAR, reason VARCHAR, rejected_at TIMESTAMP""",
+    "ingests": """
+        ingest_id VARCHAR, source VARCHAR, sha256 VARCHAR, table_name VARCHAR,
+        preset VARCHAR, rows_read BIGINT, accepted BIGINT, duplicates BIGINT,
+        rejected BIGINT, derived VARCHAR, started_at TIMESTAMP, seconds DOUBLE""",
+    "runs": """
+        run_id VARCHAR, stage VARCHAR, as_of TIMESTAMP, params VARCHAR, rows BIGINT,
+        seconds DOUBLE, status VARCHAR, message VARCHAR, started_at TIMESTAMP""",
+}
+
+
+def utcnow() -> datetime:
+    """Now, in UTC without a zone: the convention of every timestamp in the warehouse."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class Workspace:
+    """An opened workspace. Create one with :func:`init_workspace` or :func:`open_workspace`."""
+
+    path: Path
+    config: Config
+    _con: Any = None
+
+    # -- connection -------------------------------------------------------------------
+    @property
+    def con(self) -> ibis.BaseBackend:
+        """The Ibis DuckDB backend on ``warehouse.duckdb``, opened on first use."""
+        if self._con is None:
+            self._con = ibis.duckdb.connect(str(self.path / WAREHOUSE_FILE))
+            settings = {"TimeZone": "UTC"}
+            if self.config.engine.memory_limit:
+                settings["memory_limit"] = self.config.engine.memory_limit
+            if self.config.engine.threads:
+                settings["threads"] = str(self.config.engine.threads)
+            for key, value in settings.items():
+                self._con.raw_sql(f"SET {key} = '{value}'")
+            self._ensure_tables()
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.disconnect()
+            self._con = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ensure_tables(self) -> None:
+        existing = set(self._con.list_tables())
+        for tbl in schema.TABLES.values():
+            if tbl.name not in existing:
+                cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in tbl.columns)
+                self._con.raw_sql(f'CREATE TABLE "{tbl.name}" ({cols})')
+        for name, ddl in BOOKKEEPING_DDL.items():
+            if name not in existing:
+                self._con.raw_sql(f'CREATE TABLE "{name}" ({ddl})')
+
+    # -- tables -----------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table:
+        """An Ibis expression over one warehouse table."""
+        return self.con.table(name)
+
+    def count(self, name: str) -> int:
+        return int(self.table(name).count().execute())
+
+    @property
+    def artifacts(self) -> Path:
+        return self.path / "artifacts"
+
+    @property
+    def pii_key(self) -> str:
+        """The workspace's secret for pseudonymising PII; it never leaves the workspace."""
+        return (self.path / KEY_FILE).read_text(encoding="ascii").strip()
+
+    # -- runs ---------------------------------------------------------------------------
+    @contextmanager
+    def run(self, stage: str, *, as_of: datetime | None = None, **params: Any) -> Iterator[dict]:
+        """Record one stage run in ``runs``: yields a dict the stage fills with ``rows``.
+
+        The run is recorded as ``failed`` with the error's message if the stage raises.
+        """
+        info: dict[str, Any] = {"rows": None, "message": ""}
+        started, t0 = utcnow(), time.perf_counter()
+        status = "ok"
+        try:
+            yield info
+        except BaseException as exc:
+            status, info["message"] = "failed", str(exc)[:500]
+            raise
+        finally:
+            row = {
+                "run_id": uuid.uuid4().hex[:12],
+                "stage": stage,
+                "as_of": as_of,
+                "params": json.dumps(params, default=str, ensure_ascii=False),
+                "rows": info["rows"],
+                "seconds": round(time.perf_counter() - t0, 3),
+                "status": status,
+                "message": info["message"],
+                "started_at": started,
+            }
+            self.append("runs", [row])
+
+    def append(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """Append a few Python rows (bookkeeping, not data) to a table."""
+        if not rows:
+            return
+        import pyarrow as pa
+
+        target = self.table(name).schema().to_pyarrow()
+        self.con.insert(name, pa.Table.from_pylist(rows, schema=target))
+
+
+def is_workspace(path: str | Path) -> bool:
+    return (Path(path) / CONFIG_FILE).is_file()
+
+
+def init_workspace(path: str | Path, config: Config | None = None) -> Workspace:
+    """Create a workspace in ``path`` (made if missing) and return it opened.
+
+    Writes ``portrait.toml``, a fresh PII key (readable by the owner only), ``artifacts/``
+    and the warehouse with every canonical table, empty.
+    """
+    path = Path(path)
+    if is_workspace(path):
+        raise WorkspaceError(
+            f"{path} is already a Portrait workspace; open it, or choose another folder."
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    config = config or Config()
+    (path / CONFIG_FILE).write_text(render_config(config), encoding="utf-8")
+    key_file = path / KEY_FILE
+    key_file.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
+    key_file.chmod(0o600)
+    (path / "artifacts").mkdir(exist_ok=True)
+    ws = open_workspace(path)
+    ws.con  # noqa: B018 - creates the warehouse and its tables now
+    return ws
+
+
+def open_workspace(path: str | Path = ".") -> Workspace:
+    """Open the workspace in ``path``; the configuration is validated here."""
+    path = Path(path)
+    if not is_workspace(path):
+        raise WorkspaceError(
+            f"{path} is not a Portrait workspace (no {CONFIG_FILE}); "
+            f"create one with `portrait init {path}`."
+        )
+    return Workspace(path=path.resolve(), config=load_config(path / CONFIG_FILE))
