@@ -23,6 +23,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from portrait import schema
@@ -146,8 +147,16 @@ def ingest(
     spec = replace(
         spec, read=read_opts, ts_format=ts_format or spec.ts_format, timezone=timezone or spec.timezone
     )
-    con = ws.con
-    raw = read_source(con, path, spec.read)
+    if dry_run:
+        return _read_and_ingest(ws, path, spec, dry_run=True, t0=t0)
+    with ws.run("ingest", source=str(path), table=spec.table, spec=spec.name) as run:
+        report = _read_and_ingest(ws, path, spec, dry_run=False, t0=t0)
+        run["rows"] = report.accepted
+    return report
+
+
+def _read_and_ingest(ws: Workspace, path: Path, spec: Spec, *, dry_run: bool, t0: float) -> IngestReport:
+    raw = read_source(ws.con, path, spec.read)
     try:
         return _ingest(ws, raw, spec, dry_run=dry_run, t0=t0)
     finally:
@@ -199,6 +208,19 @@ def _resolve_columns(raw: RawSource, spec: Spec) -> Spec:
     return replace(spec, columns=columns)
 
 
+def _used_columns(raw: RawSource, spec: Spec) -> set[str]:
+    """Source columns the spec reads, directly or inside a preset's expressions."""
+    used: set[str] = set()
+    for src in [*spec.columns.values(), *spec.extras.values()]:
+        if isinstance(src, str):
+            used.add(src)
+        else:
+            used |= {f.name for f in src(raw.table).op().find(ops.Field)}
+    for predicate, _ in spec.checks:
+        used |= {f.name for f in predicate(raw.table).op().find(ops.Field)}
+    return used
+
+
 def _timestamp_formats(
     ws: Workspace, raw: RawSource, spec: Spec
 ) -> dict[str, parse.TimestampFormat]:
@@ -242,7 +264,7 @@ def _ingest(ws: Workspace, raw: RawSource, spec: Spec, *, dry_run: bool, t0: flo
     spec = _resolve_columns(raw, spec)
     target = schema.table(spec.table)
     ts = _timestamp_formats(ws, raw, spec)
-    used = {s for s in [*spec.columns.values(), *spec.extras.values()] if isinstance(s, str)}
+    used = _used_columns(raw, spec)
     report = IngestReport(
         source=str(raw.path),
         table=spec.table,
@@ -255,7 +277,7 @@ def _ingest(ws: Workspace, raw: RawSource, spec: Spec, *, dry_run: bool, t0: flo
             for c, s in {**spec.columns, **spec.extras}.items()
         }
         | {c: f"= {v!r}" for c, v in spec.constants.items()},
-        ignored=[c for c in raw.columns if c not in used] if spec.columns else [],
+        ignored=[c for c in raw.columns if c not in used],
         ts_formats={f: fmt.format for f, fmt in ts.items()},
         dry_run=dry_run,
     )
@@ -300,8 +322,11 @@ def _write(
     report.rejected = int(counts["bad"]) + len(bad_parse)
 
     reasons: Counter[str] = Counter()
+    bad = staged.filter(staged._reason.notnull())
+    # one line per kind of problem, not per bad value: quoted values become '…'
     by_reason = (
-        staged.filter(staged._reason.notnull()).group_by("_reason").aggregate(n=ibis._.count())
+        bad.group_by(_reason=bad._reason.re_replace(r"'[^']*'", "'…'"))
+        .aggregate(n=ibis._.count())
         .order_by(ibis.desc("n")).limit(10).to_pyarrow().to_pylist()
     )
     for row in by_reason:

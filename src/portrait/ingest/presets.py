@@ -58,8 +58,9 @@ def _retail_status(r: ir.Table) -> ir.StringValue:
 
 
 def _retail_quantity(r: ir.Table) -> ir.StringValue:
-    qty = r.Quantity.strip()
-    return _invoice(r).startswith("C").ifelse(qty.lstrip().re_replace(r"^-", ""), qty)
+    """Unsigned: a cancellation's lines are positive under a cancelled order; a negative
+    quantity anywhere else is a write-off, which ``_retail_write_off`` rejects by name."""
+    return r.Quantity.strip().re_replace(r"^-", "")
 
 
 def _retail_write_off(r: ir.Table) -> ir.BooleanValue:

@@ -1,0 +1,311 @@
+"""The ``portrait`` command line: parse arguments, call one library function, print.
+
+Errors Portrait raises on purpose print as one line (what is wrong and what to do) with
+exit code 2; nothing here holds business logic.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from portrait.errors import PortraitError
+
+app = typer.Typer(
+    help="Portrait: user portraits (用户画像) for e-commerce operations teams.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+WorkspaceOpt = Annotated[
+    Path, typer.Option("--workspace", "-w", help="Workspace folder (工作区目录).")
+]
+
+
+def _open(path: Path):
+    from portrait.workspace import open_workspace
+
+    return open_workspace(path)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Folder for the new workspace.")],
+    name: Annotated[str, typer.Option(help="Shop name.")] = "shop",
+    timezone: Annotated[str, typer.Option(help="Shop time zone (IANA).")] = "UTC",
+    currency: Annotated[str, typer.Option(help="ISO 4217 currency.")] = "CNY",
+) -> None:
+    """Create a workspace: portrait.toml, the DuckDB warehouse and artifacts/.
+
+    Example: portrait init my-shop --timezone Asia/Shanghai --currency CNY
+    """
+    from portrait.config import Config, ShopConfig
+    from portrait.workspace import init_workspace
+
+    try:
+        shop = ShopConfig(name=name, timezone=timezone, currency=currency)
+    except ValueError as exc:
+        from portrait.errors import ConfigError
+
+        first = exc.errors()[0] if hasattr(exc, "errors") else {"msg": str(exc), "loc": ()}
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"--{first['loc'][0]}: {msg}.") from None
+    ws = init_workspace(path, Config(shop=shop))
+    ws.close()
+    out.print(f"Created workspace {path} (已创建工作区). Next: portrait ingest FILE -w {path}")
+
+
+@app.command()
+def ingest(
+    source: Annotated[Path, typer.Argument(help="CSV/TSV(.gz), JSON lines, Parquet or Excel.")],
+    table: Annotated[
+        str | None, typer.Option("--table", "-t", help="Canonical table the file fills.")
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option("--preset", "-p", help="A named preset (portrait presets).")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", "-m", help="Mapping file (TOML).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the mapping and the counts; write nothing.")
+    ] = False,
+    delimiter: Annotated[str | None, typer.Option(help="Field delimiter, e.g. ';' or tab.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="utf-8, gbk, gb18030, latin-1 ...")] = None,
+    ts_format: Annotated[
+        str | None, typer.Option(help="strftime format, 'epoch_s' or 'epoch_ms'.")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="Zone of timestamps written without one.")
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Ingest a file into the workspace; every row is accepted, a duplicate, or rejected.
+
+    Examples: portrait ingest orders.csv --table orders --dry-run;
+    portrait ingest online_retail.csv.gz --preset online-retail
+    """
+    from portrait.ingest import ingest as run_ingest
+
+    with _open(workspace) as ws:
+        report = run_ingest(
+            ws, source, table=table, preset=preset, mapping=mapping, dry_run=dry_run,
+            delimiter=delimiter, encoding=encoding, ts_format=ts_format, timezone=timezone,
+        )  # fmt: skip
+    _print_ingest(report)
+
+
+def _print_ingest(report) -> None:
+    mode = "DRY RUN - nothing written (试运行，未写入)" if report.dry_run else "ingested (已导入)"
+    out.print(f"[bold]{report.source}[/] -> {report.table}  ({report.spec}; {mode})")
+    detail = f"format {report.format}"
+    if report.encoding:
+        detail += f", encoding {report.encoding}"
+    if report.delimiter:
+        detail += f", delimiter {report.delimiter!r}"
+    out.print(detail)
+    grid = Table("column 字段", "from 来源", box=None, pad_edge=False)
+    for canonical, src in report.mapping.items():
+        fmt = report.ts_formats.get(canonical.replace(".", "__"))
+        grid.add_row(canonical, src + (f"  [dim](format {fmt})[/]" if fmt else ""))
+    out.print(grid)
+    if report.ignored:
+        out.print(f"not used (未使用的列): {', '.join(report.ignored)}")
+    verb = "would be " if report.dry_run else ""
+    out.print(
+        f"read {report.read:,} = accepted {report.accepted:,} + duplicates "
+        f"{report.duplicates:,} + rejected {report.rejected:,}  "
+        f"(读取 = 接受 + 重复 + 拒绝){' ' + verb.strip() if verb else ''}"
+    )
+    for table, n in report.derived.items():
+        out.print(f"  + {n:,} new rows in {table}")
+    if report.seen_before:
+        out.print(
+            f"this file was ingested before ({report.seen_before} UTC); its rows are duplicates "
+            "now (此文件已导入过)"
+        )
+    if report.reasons:
+        out.print("rejected because (拒绝原因):")
+        for reason, n in report.reasons:
+            out.print(f"  {n:>8,}  {reason}")
+        if not report.dry_run:
+            out.print("  every rejected row is in the rejects table: portrait rejects")
+    for note in report.notes:
+        out.print(f"note: {note}")
+
+
+@app.command()
+def status(workspace: WorkspaceOpt = Path(".")) -> None:
+    """Each table's rows, date range and sources, and the last runs.
+
+    Example: portrait status -w my-shop
+    """
+    from portrait.overview import last_runs, table_status
+
+    with _open(workspace) as ws:
+        tables, runs = table_status(ws), last_runs(ws)
+        cfg = ws.config.shop
+    out.print(f"[bold]{cfg.name}[/]  time zone {cfg.timezone}, currency {cfg.currency}")
+    grid = Table("table 表", "rows 行数", "from 起", "to 止", "sources 来源")
+    for t in tables:
+        grid.add_row(
+            t.name, f"{t.rows:,}", str(t.first or "")[:10], str(t.last or "")[:10],
+            "; ".join(t.sources),
+        )  # fmt: skip
+    out.print(grid)
+    if runs:
+        grid = Table("started (UTC) 开始", "stage 阶段", "status 状态", "rows 行数", "seconds 秒")
+        for r in runs:
+            grid.add_row(
+                str(r["started_at"])[:19], r["stage"], r["status"],
+                "" if r["rows"] is None else f"{r['rows']:,}", f"{r['seconds']:.1f}",
+            )  # fmt: skip
+        out.print(grid)
+
+
+@app.command()
+def rejects(
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Rejected rows with their source, row number, raw values and reason.
+
+    Example: portrait rejects --limit 50
+    """
+    with _open(workspace) as ws:
+        t = ws.table("rejects")
+        total = ws.count("rejects")
+        rows = t.order_by(["rejected_at", "row_number"]).limit(limit).to_pyarrow().to_pylist()
+    grid = Table("source", "row", "reason 原因", "raw 原始值")
+    for r in rows:
+        grid.add_row(Path(r["source"]).name, str(r["row_number"]), r["reason"], r["raw"] or "")
+    out.print(grid)
+    out.print(f"{total:,} rejected rows in all (共 {total:,} 行被拒绝)")
+
+
+@app.command()
+def presets() -> None:
+    """List the ingest presets for the shared public datasets.
+
+    Example: portrait presets
+    """
+    from portrait.ingest import PRESETS
+
+    grid = Table("preset", "fills 目标表", "what 说明")
+    for spec in PRESETS.values():
+        grid.add_row(spec.name, spec.table, spec.description)
+    out.print(grid)
+
+
+@app.command()
+def demo(
+    path: Annotated[Path, typer.Option(help="Where to build the demo workspace.")] = Path(
+        "demo-shop"
+    ),
+) -> None:
+    """Build a workspace from the bundled Online Retail sample and summarise the shop.
+
+    Example: portrait demo --path demo-shop
+    """
+    from portrait.datasets.demo import ATTRIBUTION, run_demo
+
+    result = run_demo(path)
+    _print_ingest(result.ingest)
+    ov = result.overview
+    cur = ov.currency
+    out.print()
+    out.print(f"[bold]The shop at a glance (店铺概览)[/]  {ATTRIBUTION}")
+    out.print(
+        f"  {ov.first_order:%Y-%m-%d} .. {ov.last_order:%Y-%m-%d}: {ov.orders:,} orders "
+        f"({ov.cancelled_orders:,} cancelled, {ov.guest_orders:,} by guests)"
+    )
+    out.print(
+        f"  {ov.customers:,} customers bought (购买客户数); {ov.repeat_customers:,} "
+        f"({ov.repeat_share:.0%}) came back for a second order (复购率)"
+    )
+    out.print(
+        f"  revenue {ov.revenue:,.0f} {cur} (销售额), average order {ov.average_order_value:,.2f} "
+        f"{cur} (客单价), merchandise only"
+    )
+    out.print("  best sellers (畅销商品):")
+    for item in ov.top_items:
+        out.print(
+            f"    {item['title'] or item['item_id']}: {item['revenue']:,.0f} {cur}, "
+            f"{item['buyers']:,} buyers"
+        )
+    countries = ", ".join(f"{c['country']} {c['customers']:,}" for c in ov.top_countries)
+    out.print(f"  customers by country (客户国家): {countries}")
+    if ov.monthly:
+        peak = max(ov.monthly, key=lambda m: m["revenue"])
+        out.print(
+            f"  busiest month (销售高峰): {peak['month']:%Y-%m} with {peak['revenue']:,.0f} {cur} "
+            f"from {peak['customers']:,} customers"
+        )
+    out.print(f"Workspace: {path}  (portrait status -w {path})")
+    result.workspace.close()
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the files.")],
+    users: Annotated[int, typer.Option(help="Number of customers.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    days: Annotated[int, typer.Option(help="Days of history.")] = 365,
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2024-01-01",
+    events_per_user: Annotated[float, typer.Option(help="Mean events per customer.")] = 10.0,
+    tables: Annotated[
+        str | None, typer.Option(help="Comma-separated tables to write (default all).")
+    ] = None,
+) -> None:
+    """Write a synthetic shop (all canonical tables) for benchmarks and experiments.
+
+    Example: portrait generate --users 100000 --format csv --out /tmp/shop
+    """
+    from portrait.datasets.generator import generate_shop
+
+    if fmt not in ("parquet", "csv"):
+        from portrait.errors import ConfigError
+
+        raise ConfigError(f"--format {fmt!r} is not supported; use parquet or csv.")
+    written = generate_shop(
+        out_dir, users=users, seed=seed, fmt=fmt, days=days, start=start,  # type: ignore[arg-type]
+        events_per_user=events_per_user,
+        tables=[t.strip() for t in tables.split(",")] if tables else None,
+    )  # fmt: skip
+    for table, n in written.items():
+        out.print(f"{table}: {n:,} rows")
+    out.print(f"written to {out_dir}")
+
+
+def main() -> None:
+    """Entry point: a PortraitError is one line on stderr and exit code 2, never a traceback."""
+    logging.basicConfig(level=os.environ.get("PORTRAIT_LOG", "WARNING"))
+    try:
+        app()
+    except PortraitError as exc:
+        err.print(f"error: {exc}", soft_wrap=True)
+        sys.exit(2)
+    except Exception as exc:  # a bug: say so in one line unless asked for the traceback
+        if os.environ.get("PORTRAIT_DEBUG"):
+            raise
+        err.print(
+            f"error: unexpected {type(exc).__name__}: {exc} "
+            "(a bug: set PORTRAIT_DEBUG=1 to see the traceback and please report it)",
+            soft_wrap=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
