@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import io
 import json
 import logging
 import tempfile
@@ -97,12 +98,20 @@ class RawSource:
             path.unlink(missing_ok=True)
 
 
-def _head(path: Path, size: int = _SAMPLE_BYTES) -> bytes:
+def _open_bytes(path: Path):
+    """The file's bytes, decompressed when it is gzip (by its magic bytes, not its name)."""
     with path.open("rb") as fh:
         magic = fh.read(2)
-    opener = gzip.open if magic == b"\x1f\x8b" else open
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
+
+
+def _open_text(path: Path, encoding: str):
+    return io.TextIOWrapper(_open_bytes(path), encoding=encoding, errors="strict", newline="")
+
+
+def _head(path: Path, size: int = _SAMPLE_BYTES) -> bytes:
     try:
-        with opener(path, "rb") as fh:
+        with _open_bytes(path) as fh:
             return fh.read(size)
     except (OSError, EOFError) as exc:
         raise SourceError(f"{path} is not a readable gzip file ({exc}); check the file.") from None
@@ -179,10 +188,9 @@ def _transcode(path: Path, encoding: str) -> Path:
     """Stream ``path`` from ``encoding`` into a temporary UTF-8 file DuckDB can read."""
     out = Path(tempfile.mkstemp(prefix="portrait-", suffix=".csv")[1])
     decoder = codecs.getincrementaldecoder(encoding)()
-    opener = gzip.open if path.open("rb").read(2) == b"\x1f\x8b" else open
     offset = 0
     try:
-        with opener(path, "rb") as src, out.open("w", encoding="utf-8", newline="") as dst:
+        with _open_bytes(path) as src, out.open("w", encoding="utf-8", newline="") as dst:
             while chunk := src.read(1 << 22):
                 dst.write(decoder.decode(chunk))
                 offset += len(chunk)
@@ -355,15 +363,16 @@ def _as_text(value: Any) -> str | None:
 def _register(con: ibis.BaseBackend, table: pa.Table) -> ir.Table:
     rows = pa.array(range(1, table.num_rows + 1), pa.int64())
     table = table.add_column(0, "_row", rows)
-    return con.create_table(ibis.util.gen_name("src"), table, temp=True)
+    name = ibis.util.gen_name("src")
+    con.con.register(name, table)  # a view over the Arrow table, no copy
+    return con.table(name)
 
 
 def _read_lines(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawSource:
     """One record per line (plain-text review dumps); blank lines are skipped, not rows."""
     encoding, _ = _text_encoding(path, options)
     name = (options.names or ("text",))[0]
-    opener = gzip.open if path.open("rb").read(2) == b"\x1f\x8b" else open
-    with opener(path, "rt", encoding=encoding, errors="strict", newline="") as fh:
+    with _open_text(path, encoding) as fh:
         try:
             lines = [line.rstrip("\r\n").lstrip("\ufeff") for line in fh]
         except UnicodeDecodeError:
@@ -374,11 +383,10 @@ def _read_lines(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawS
 
 def _read_jsonl(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawSource:
     encoding, _ = _text_encoding(path, options)
-    opener = gzip.open if path.open("rb").read(2) == b"\x1f\x8b" else open
     records: list[dict[str, Any]] = []
     bad: list[dict[str, Any]] = []
     columns: dict[str, None] = {}
-    with opener(path, "rt", encoding=encoding, errors="strict") as fh:
+    with _open_text(path, encoding) as fh:
         number = 0
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
