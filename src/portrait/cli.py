@@ -24,7 +24,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
+# wide enough for tables when the output is a file or a pipe (rich would assume 80)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 WorkspaceOpt = Annotated[
@@ -186,10 +187,9 @@ def rejects(
         t = ws.table("rejects")
         total = ws.count("rejects")
         rows = t.order_by(["rejected_at", "row_number"]).limit(limit).to_pyarrow().to_pylist()
-    grid = Table("source", "row", "reason 原因", "raw 原始值")
     for r in rows:
-        grid.add_row(Path(r["source"]).name, str(r["row_number"]), r["reason"], r["raw"] or "")
-    out.print(grid)
+        out.print(f"{Path(r['source']).name}:{r['row_number']}  {r['reason']}")
+        out.print(f"    raw (原始值): {r['raw']}", markup=False)
     out.print(f"{total:,} rejected rows in all (共 {total:,} 行被拒绝)")
 
 

@@ -201,6 +201,8 @@ def _resolve_columns(raw: RawSource, spec: Spec) -> Spec:
                 f"; columns not recognised: {', '.join(unknown[:8])} - map one with "
                 f'--mapping FILE (e.g. [columns] {missing[0]} = "{unknown[0]}")'
             )
+        else:
+            hint = "; the file lacks it, or name its column in --mapping FILE"
         raise SchemaError(
             f"{raw.path.name} has no column for required {spec.table}."
             f"{', '.join(missing)}{hint}."

@@ -151,9 +151,10 @@ class TimestampFormat:
 def detect_timestamp_format(
     sample: list[str], *, column: str, source: str, timezone: str
 ) -> TimestampFormat:
-    """The first of :data:`TS_FORMATS` that reads every value of ``sample``.
+    """The format of :data:`TS_FORMATS` that reads most values of ``sample`` (first on ties).
 
-    Raises :class:`SourceError` with an example value when none does.
+    Values it does not read are rejected later, each with its reason; a column that no format
+    reads at all raises :class:`SourceError` with an example value.
     """
     values = [v.strip() for v in sample if v and v.strip()]
     if not values:
@@ -163,11 +164,13 @@ def detect_timestamp_format(
     counts = probe.aggregate(
         **{f"f{i}": c.parse(probe.v).count() for i, c in enumerate(candidates)}
     ).execute()
+    best, best_n = None, 0
     for i, cand in enumerate(candidates):
-        if int(counts[f"f{i}"].iloc[0]) == len(values):
-            if cand.format.startswith("epoch") and not _plausible_epoch(values, cand.format):
-                continue
-            return cand
+        n = int(counts[f"f{i}"].iloc[0])
+        if n > best_n and not (cand.format.startswith("epoch") and not _plausible_epoch(values, cand.format)):
+            best, best_n = cand, n
+    if best is not None:
+        return best
     raise SourceError(
         f"{source}: column {column!r} holds timestamps in no format Portrait knows "
         f"(for example {values[0]!r}); pass --ts-format, e.g. --ts-format '%Y-%m-%d %H:%M'."
@@ -178,7 +181,10 @@ def _plausible_epoch(values: list[str], fmt: str) -> bool:
     """Digits are epoch seconds only if they land between 1990 and 2100 (not 20240301)."""
     low, high = (631_152_000, 4_102_444_800)
     scale = 1 if fmt == "epoch_s" else 1000
-    try:
-        return all(low <= float(v) / scale <= high for v in values)
-    except ValueError:
-        return False
+    numbers = []
+    for v in values:
+        try:
+            numbers.append(float(v) / scale)
+        except ValueError:
+            continue
+    return bool(numbers) and all(low <= n <= high for n in numbers)
