@@ -127,8 +127,19 @@ def typed_table(
     for i, (_, why) in enumerate(spec.checks):
         reasons.append(t2[f"_c{i}"].ifelse(why, None))
     t3 = t2.mutate(_reason=join_reasons(reasons))
-    # the raw values, as JSON, only for the rejected rows: CASE evaluates them for no others
-    raw_json = ibis.struct({c: t3[f"_s{i}"] for i, c in enumerate(source_columns)})
+    # the raw values, as JSON, only for the rejected rows: CASE evaluates them for no others;
+    # PII stays pseudonymised in rejects too
+    pii = {
+        sources[tgt.label if tgt.table else tgt.column.name]: tgt.column.name
+        for tgt, col in cols.values()
+        if col.pii and isinstance(sources.get(tgt.label if tgt.table else col.name), str)
+    }
+    raw_json = ibis.struct(
+        {
+            c: pseudonymise(t3[f"_s{i}"], pii[c], pii_key) if c in pii else t3[f"_s{i}"]
+            for i, c in enumerate(source_columns)
+        }
+    )
     raw_json = raw_json.cast(dt.json).cast(dt.string)
     return t3.select(
         "_row",
