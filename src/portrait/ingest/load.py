@@ -31,7 +31,14 @@ from portrait.errors import SchemaError, SourceError
 from portrait.ingest import parse, validate
 from portrait.ingest.mapping import Spec, load_mapping, suggest_columns
 from portrait.ingest.presets import get_preset
-from portrait.ingest.readers import RawSource, ReadOptions, parse_rejects, read_source
+from portrait.ingest.readers import (
+    RawSource,
+    ReadOptions,
+    number_rows,
+    parse_rejects,
+    read_source,
+    with_row_ids,
+)
 from portrait.workspace import Workspace, utcnow
 
 log = logging.getLogger(__name__)
@@ -261,6 +268,8 @@ def _with_keys(staged: ir.Table, spec: Spec) -> ir.Table:
 
 def _ingest(ws: Workspace, raw: RawSource, spec: Spec, *, dry_run: bool, t0: float) -> IngestReport:
     con = ws.con
+    if spec.prepare is not None or (spec.table == "order_items" and "line" not in spec.columns):
+        raw.table = number_rows(con, raw.table)  # they need row numbers before typing
     if spec.prepare is not None:
         raw.table = spec.prepare(raw.table)
     spec = _resolve_columns(raw, spec)
@@ -296,6 +305,8 @@ def _ingest(ws: Workspace, raw: RawSource, spec: Spec, *, dry_run: bool, t0: flo
         raw.table, raw.columns, spec, ts_formats=ts, pii_key=ws.pii_key, now=utcnow()
     )
     staged = con.create_table(stage_name, _with_keys(typed, spec), temp=True)
+    if "_row" not in staged.columns:
+        staged = with_row_ids(con, stage_name)
     try:
         return _write(ws, raw, spec, target, staged, report, dry_run=dry_run, t0=t0)
     finally:

@@ -45,15 +45,20 @@ def sha256(text: str) -> str:  # type: ignore[empty-body]
     """DuckDB's ``sha256``, hex digest."""
 
 
-def clean_text(text: ir.StringValue) -> ir.StringValue:
-    """Trim, drop stray byte-order marks, and make empty text null."""
-    text = text.replace("\ufeff", "").strip()
-    return (text == "").ifelse(ibis.null(dt.string), text)
+def clean_text(text: ir.StringValue, *, free_text: bool = True) -> ir.StringValue:
+    """Trim, and make empty text null; in free text also drop stray byte-order marks.
+
+    (Only free text: in an id or a number a BOM is a reason to reject, and looking for
+    one in every value of every column would cost a scan of each.)
+    """
+    if free_text:
+        text = text.replace("\ufeff", "")
+    return text.strip().nullif("")
 
 
 def parse_id(text: ir.StringValue) -> ir.StringValue:
     """Ids are strings; ``17850.0`` (a number exported as float) becomes ``17850``."""
-    return text.re_replace(r"^(-?\d+)\.0+$", r"\1")
+    return text.endswith(".0").ifelse(text.re_replace(r"^(-?\d+)\.0+$", r"\1"), text)
 
 
 def _numeric_text(text: ir.StringValue) -> ir.StringValue:
@@ -62,11 +67,12 @@ def _numeric_text(text: ir.StringValue) -> ir.StringValue:
 
 
 def parse_decimal(text: ir.StringValue) -> ir.DecimalValue:
-    return _numeric_text(text).try_cast(MONEY)
+    """Plain numbers directly; only those that fail get their signs and separators removed."""
+    return ibis.coalesce(text.try_cast(MONEY), _numeric_text(text).try_cast(MONEY))
 
 
 def parse_float(text: ir.StringValue) -> ir.FloatingValue:
-    return _numeric_text(text).try_cast(dt.float64)
+    return ibis.coalesce(text.try_cast(dt.float64), _numeric_text(text).try_cast(dt.float64))
 
 
 def parse_integer(text: ir.StringValue) -> ir.IntegerValue:
@@ -75,7 +81,7 @@ def parse_integer(text: ir.StringValue) -> ir.IntegerValue:
     Read as a double and kept only if whole and exact: DuckDB's own cast to an integer
     rounds ``2.5`` to 3, and a wide-decimal cast is ten times slower.
     """
-    number = _numeric_text(text).try_cast(dt.float64)
+    number = parse_float(text)
     whole = (number == number.floor()) & (number.abs() < 2**53)
     return whole.ifelse(number.cast(dt.int64), ibis.null(dt.int64))
 

@@ -1,8 +1,9 @@
 """Reading a source file into a staging table of text columns, whatever its format.
 
 Every reader yields the same thing: an Ibis table whose columns are the source's columns as
-text (nothing converted yet, so nothing is lost before validation can say why) plus
-``_row``, the row's position among the data rows, from 1. Rows the CSV parser itself cannot
+text (nothing converted yet, so nothing is lost before validation can say why) and the
+row's position among the data rows, from 1: a ``_row`` column, or for CSV the order of the
+scan, which :func:`number_rows` turns into ``_row`` once the rows are in a table. Rows the CSV parser itself cannot
 split (a stray quote, too many fields, bytes that are not text in the encoding) are returned
 as parse rejects with their line and raw text, never dropped.
 
@@ -290,11 +291,11 @@ def _read_csv(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawSou
             f"{path} could not be read as CSV ({str(exc).splitlines()[0]}); "
             "check --delimiter and --encoding."
         ) from None
-    # row_number() OVER () streams in scan order: the row's position in the file
-    staged = con.sql(f'SELECT row_number() OVER () AS _row, * FROM "{name}"')
+    # no _row here: a window over the scan would serialise it. DuckDB keeps insertion order,
+    # so the row number is the rowid of the first table made from this view (see number_rows)
     return RawSource(
         path=path,
-        table=staged,
+        table=view,
         columns=list(view.columns),
         format="csv",
         encoding=encoding,
@@ -312,6 +313,24 @@ def _sniffed_delimiter(con: ibis.BaseBackend, target: Path, kwargs: dict[str, An
         {"path": str(target), **opts},
     ).fetchone()
     return res[0] if res else None
+
+
+def number_rows(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
+    """Materialise ``expr`` as a temporary table and add ``_row`` from its row ids.
+
+    DuckDB preserves insertion order (``preserve_insertion_order``, on by default), so the
+    row ids of a table made from a scan follow the file, at no cost to the parallel scan.
+    """
+    if "_row" in expr.columns:
+        return expr
+    name = ibis.util.gen_name("rows")
+    con.create_table(name, expr, temp=True)
+    return with_row_ids(con, name)
+
+
+def with_row_ids(con: ibis.BaseBackend, table: str) -> ir.Table:
+    """Table ``table`` with ``_row`` = its row id + 1 (its insertion order)."""
+    return con.sql(f'SELECT rowid + 1 AS _row, * FROM "{table}"')
 
 
 def parse_rejects(con: ibis.BaseBackend, raw: RawSource) -> list[dict[str, Any]]:
