@@ -225,3 +225,38 @@ def table(name: str) -> Table:
         raise SchemaError(
             f"There is no canonical table {name!r}; use one of: {', '.join(TABLES)}."
         ) from None
+
+
+def render_markdown() -> str:
+    """``docs/data-model.md``: every canonical table and column, in English and Chinese.
+
+    The docs are generated from the declarations above, and a test checks they match.
+    """
+    out = [
+        "# The canonical data model (数据模型)",
+        "",
+        "Every source is mapped onto these tables. Ids are strings; timestamps are stored in",
+        "UTC (the shop's time zone is in `portrait.toml`); money is a decimal in the shop's",
+        "currency. Any table may be empty. Generated from `src/portrait/schema.py`.",
+        "",
+    ]
+    for tbl in TABLES.values():
+        out += [f"## `{tbl.name}`", "", f"{tbl.en} {tbl.zh}", ""]
+        out += [f"Natural key: `{', '.join(tbl.key)}` (duplicates of it are not stored twice).", ""]
+        out += ["| column | type | required | checks | meaning | 含义 |", "|---|---|---|---|---|---|"]
+        for c in tbl.columns:
+            checks = []
+            if c.minimum is not None:
+                checks.append(f"{'>' if c.exclusive_minimum else '>='} {c.minimum:g}")
+            if c.maximum is not None:
+                checks.append(f"<= {c.maximum:g}")
+            if c.vocabulary:
+                checks.append("one of " + ", ".join(c.vocabulary))
+            if c.pii:
+                checks.append("PII: stored as a keyed hash")
+            out.append(
+                f"| `{c.name}` | {c.kind} ({c.sql_type}) | {'yes' if c.required else ''} | "
+                f"{'; '.join(checks)} | {c.en} | {c.zh} |"
+            )
+        out.append("")
+    return "\n".join(out)
