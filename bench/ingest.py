@@ -61,8 +61,9 @@ def main(argv: list[str]) -> int:
     result = run(users=args.users, events_per_user=args.events / args.users, seed=args.seed,
                  repeat=args.repeat)  # fmt: skip
     path = save("ingest", result)
+    base = result["duckdb_read_csv"]["seconds"]
     print(
-        f"{result['params']['rows']:,} rows: DuckDB read_csv {result['duckdb_read_csv']['seconds']}s, "
+        f"{result['params']['rows']:,} rows: DuckDB read_csv {base}s, "
         f"Portrait ingest {result['portrait_ingest']['seconds']}s "
         f"(ratio {result['ratio']}, peak {result['portrait_ingest']['peak_gb']} GB) "
         f"{'PASS' if result['passed'] else 'FAIL'} -> {path}"

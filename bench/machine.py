@@ -23,7 +23,9 @@ def machine() -> dict:
         "cpu": platform.processor() or platform.machine(),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
-        "versions": {p: version(p) for p in ("shop-portrait", "duckdb", "ibis-framework", "pyarrow")},
+        "versions": {
+            p: version(p) for p in ("shop-portrait", "duckdb", "ibis-framework", "pyarrow")
+        },
     }
 
 

@@ -17,7 +17,8 @@ def test_defaults_round_trip():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('[shop]\ntimezone = "Asia/Shangai"\n', "shop.timezone: 'Asia/Shangai' is not a known time zone"),
+        ('[shop]\ntimezone = "Asia/Shangai"\n',
+         "shop.timezone: 'Asia/Shangai' is not a known time zone"),
         ('[shop]\ncurrency = "rmb"\n', "shop.currency: 'rmb' is not an ISO 4217 code"),
         ('[shop]\ntmezone = "UTC"\n', "unknown key 'shop.tmezone'"),
         ('[engine]\nbackend = "spork"\n', "engine.backend: input should be 'duckdb' or 'spark'"),

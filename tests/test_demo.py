@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from support import run_cli
 
 from portrait import open_workspace
+
+from support import run_cli
 
 
 @pytest.fixture(scope="module")

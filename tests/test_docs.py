@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from support import ROOT, run_cli
-
 from portrait.cli import app
 from portrait.schema import render_markdown
+
+from support import ROOT, run_cli
 
 
 def _commands() -> list[str]:

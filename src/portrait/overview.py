@@ -97,13 +97,17 @@ def shop_overview(ws: Workspace, *, top: int = 5) -> Overview:
     lines = ws.table("order_items")
     items = ws.table("items")
     ov = Overview(currency=ws.config.shop.currency)
-    head = orders.aggregate(
-        n=orders.count(),
-        guests=orders.user_id.isnull().sum(),
-        cancelled=(orders.status == "cancelled").sum(),
-        first=orders.ts.min(),
-        last=orders.ts.max(),
-    ).to_pyarrow().to_pylist()[0]
+    head = (
+        orders.aggregate(
+            n=orders.count(),
+            guests=orders.user_id.isnull().sum(),
+            cancelled=(orders.status == "cancelled").sum(),
+            first=orders.ts.min(),
+            last=orders.ts.max(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
     ov.orders, ov.first_order, ov.last_order = int(head["n"]), head["first"], head["last"]
     ov.guest_orders, ov.cancelled_orders = int(head["guests"] or 0), int(head["cancelled"] or 0)
     done = orders.filter((orders.status == "completed") & orders.user_id.notnull())
@@ -125,9 +129,7 @@ def shop_overview(ws: Workspace, *, top: int = 5) -> Overview:
     ov.average_order_value = ov.revenue / completed if completed else 0.0
     ov.top_items = (
         sold.group_by("item_id", "title")
-        .aggregate(
-            revenue=sold.value.sum(), buyers=sold.user_id.nunique(where=sold.sign > 0)
-        )
+        .aggregate(revenue=sold.value.sum(), buyers=sold.user_id.nunique(where=sold.sign > 0))
         .order_by(ibis.desc("revenue"))
         .limit(top)
         .to_pyarrow()

@@ -92,10 +92,16 @@ USERS = Table(
         Column("country", "string", "Country.", "国家"),
         Column("channel", "string", "Acquisition channel.", "获客渠道"),
         Column("member_level", "string", "Membership level.", "会员等级"),
-        Column("phone", "string", "Phone, pseudonymised (keyed hash).", "手机号（已脱敏）", pii=True),
-        Column("email", "string", "E-mail, pseudonymised (keyed hash).", "邮箱（已脱敏）", pii=True),
+        Column(
+            "phone", "string", "Phone, pseudonymised (keyed hash).", "手机号（已脱敏）", pii=True
+        ),
+        Column(
+            "email", "string", "E-mail, pseudonymised (keyed hash).", "邮箱（已脱敏）", pii=True
+        ),
         Column("name", "string", "Name, pseudonymised (keyed hash).", "姓名（已脱敏）", pii=True),
-        Column("address", "string", "Address, pseudonymised (keyed hash).", "地址（已脱敏）", pii=True),
+        Column(
+            "address", "string", "Address, pseudonymised (keyed hash).", "地址（已脱敏）", pii=True
+        ),
     ),
 )
 
@@ -109,7 +115,9 @@ ITEMS = Table(
         Column("title", "string", "Product title.", "商品名称"),
         Column("category", "string", "Category path, levels joined by '/'.", "类目路径（以/分隔）"),
         Column("brand", "string", "Brand.", "品牌"),
-        Column("price", "decimal", "List price in the shop's currency.", "标价（店铺币种）", minimum=0),
+        Column(
+            "price", "decimal", "List price in the shop's currency.", "标价（店铺币种）", minimum=0
+        ),
         Column(
             "is_merchandise",
             "boolean",
@@ -160,7 +168,9 @@ ORDERS = Table(
     columns=(
         Column("order_id", "id", "Order number.", "订单号", required=True),
         Column("user_id", "id", "Customer; empty for a guest order.", "客户ID（游客订单为空）"),
-        Column("ts", "timestamp", "When the order was placed (UTC).", "下单时间（UTC）", required=True),
+        Column(
+            "ts", "timestamp", "When the order was placed (UTC).", "下单时间（UTC）", required=True
+        ),
         Column(
             "status",
             "string",
@@ -181,7 +191,14 @@ ORDER_ITEMS = Table(
     zh="订单明细。数量为正；取消的订单保留其明细。",
     columns=(
         Column("order_id", "id", "Order number.", "订单号", required=True),
-        Column("line", "integer", "Line number within the order, from 1.", "行号（从1开始）", required=True, minimum=1),
+        Column(
+            "line",
+            "integer",
+            "Line number within the order, from 1.",
+            "行号（从1开始）",
+            required=True,
+            minimum=1,
+        ),
         Column("item_id", "id", "Product.", "商品ID", required=True),
         Column("quantity", "integer", "Units.", "数量", minimum=0, exclusive_minimum=True),
         Column("unit_price", "decimal", "Price per unit.", "单价", minimum=0),
@@ -207,7 +224,14 @@ REVIEWS = Table(
         Column("text", "string", "Review text.", "评价内容"),
         Column("ts", "timestamp", "When (UTC).", "评价时间（UTC）"),
         Column("lang", "string", "Language code (zh, en, ...).", "语言"),
-        Column("sentiment", "integer", "Label from the source: 1 positive, 0 negative.", "情感标签（1正面，0负面）", minimum=0, maximum=1),
+        Column(
+            "sentiment",
+            "integer",
+            "Label from the source: 1 positive, 0 negative.",
+            "情感标签（1正面，0负面）",
+            minimum=0,
+            maximum=1,
+        ),
         Column("category", "string", "Product category given with the review.", "商品类目"),
     ),
 )
@@ -243,7 +267,10 @@ def render_markdown() -> str:
     for tbl in TABLES.values():
         out += [f"## `{tbl.name}`", "", f"{tbl.en} {tbl.zh}", ""]
         out += [f"Natural key: `{', '.join(tbl.key)}` (duplicates of it are not stored twice).", ""]
-        out += ["| column | type | required | checks | meaning | 含义 |", "|---|---|---|---|---|---|"]
+        out += [
+            "| column | type | required | checks | meaning | 含义 |",
+            "|---|---|---|---|---|---|",
+        ]
         for c in tbl.columns:
             checks = []
             if c.minimum is not None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from support import run_cli
 
 ORDERS_CSV = (
     "订单号,会员ID,下单时间,实付金额,订单状态\n"
     "A001,u1,2024-03-01 10:00:00,99.50,交易成功\n"
-    "A002,u2,2024-03-02 11:30:00,\"1,280.00\",交易成功\n"
+    'A002,u2,2024-03-02 11:30:00,"1,280.00",交易成功\n'
     "A003,u1,2024-03-05 09:15:00,45.00,交易关闭\n"
 )
 

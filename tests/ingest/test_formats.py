@@ -12,9 +12,12 @@ import pytest
 from portrait.ingest import ingest
 
 ROWS = [
-    {"review_id": "r1", "user_id": "u1", "rating": "5", "text": "物流很快，质量不错", "ts": "2024-03-01 14:05:00"},
-    {"review_id": "r2", "user_id": "u2", "rating": "2", "text": "Arrived broken,\nsecond line", "ts": "2024-03-02 09:00:00"},
-    {"review_id": "r3", "user_id": "u3", "rating": "4", "text": "Café \"ok\"; würde", "ts": "2024-03-03 23:59:59"},
+    {"review_id": "r1", "user_id": "u1", "rating": "5", "text": "物流很快，质量不错",
+     "ts": "2024-03-01 14:05:00"},
+    {"review_id": "r2", "user_id": "u2", "rating": "2", "text": "Arrived broken,\nsecond line",
+     "ts": "2024-03-02 09:00:00"},
+    {"review_id": "r3", "user_id": "u3", "rating": "4", "text": 'Café "ok"; würde',
+     "ts": "2024-03-03 23:59:59"},
 ]  # fmt: skip
 HEADER = list(ROWS[0])
 

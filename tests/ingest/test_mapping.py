@@ -90,5 +90,7 @@ def test_mapped_column_missing_from_the_file(ws, tmp_path):
     mapping.write_text('table = "users"\n[columns]\nuser_id = "会员ID"\n', encoding="utf-8")
     path = tmp_path / "u.csv"
     path.write_text("客户编号\n1\n", encoding="utf-8")
-    with pytest.raises(SchemaError, match="no column '会员ID' for user_id; its columns are 客户编号"):
+    with pytest.raises(
+        SchemaError, match="no column '会员ID' for user_id; its columns are 客户编号"
+    ):
         ingest(ws, path, mapping=mapping)

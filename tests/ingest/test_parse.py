@@ -68,7 +68,7 @@ def test_money_integers_and_ids(ws, tmp_path):
     path = tmp_path / "lines.csv"
     path.write_text(
         "order_id,item_id,quantity,unit_price\n"
-        "1,17850.0,2.0,\"¥1,234.50\"\n"
+        '1,17850.0,2.0,"¥1,234.50"\n'
         "1,A-1,2.5,3\n"
         "2,B,3,￥0.10\n",
         encoding="utf-8",

@@ -6,9 +6,10 @@ import gzip
 from datetime import UTC, datetime
 
 import pytest
-from support import data_file
 
 from portrait.ingest import ingest
+
+from support import data_file
 
 RETAIL = "online_retail/online_retail.csv.gz"
 

@@ -32,8 +32,9 @@ class DemoResult:
 
 
 def demo_config() -> Config:
-    return Config(shop=ShopConfig(name="UK gift shop (demo)", timezone="Europe/London",
-                                  currency="GBP"))
+    return Config(
+        shop=ShopConfig(name="UK gift shop (demo)", timezone="Europe/London", currency="GBP")
+    )
 
 
 def run_demo(path: str | Path = "demo-shop", *, fresh: bool = True) -> DemoResult:

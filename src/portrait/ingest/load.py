@@ -33,7 +33,6 @@ from portrait.ingest.mapping import Spec, load_mapping, suggest_columns
 from portrait.ingest.presets import get_preset
 from portrait.ingest.readers import (
     RawSource,
-    ReadOptions,
     number_rows,
     parse_rejects,
     read_source,
@@ -152,7 +151,10 @@ def ingest(
     if encoding is not None:
         read_opts = replace(read_opts, encoding=encoding)
     spec = replace(
-        spec, read=read_opts, ts_format=ts_format or spec.ts_format, timezone=timezone or spec.timezone
+        spec,
+        read=read_opts,
+        ts_format=ts_format or spec.ts_format,
+        timezone=timezone or spec.timezone,
     )
     if dry_run:
         return _read_and_ingest(ws, path, spec, dry_run=True, t0=t0)
@@ -162,7 +164,9 @@ def ingest(
     return report
 
 
-def _read_and_ingest(ws: Workspace, path: Path, spec: Spec, *, dry_run: bool, t0: float) -> IngestReport:
+def _read_and_ingest(
+    ws: Workspace, path: Path, spec: Spec, *, dry_run: bool, t0: float
+) -> IngestReport:
     raw = read_source(ws.con, path, spec.read)
     try:
         return _ingest(ws, raw, spec, dry_run=dry_run, t0=t0)
@@ -190,8 +194,9 @@ def _resolve_columns(raw: RawSource, spec: Spec) -> Spec:
     if spec.table in _CONTENT_KEYS:
         derivable.add(_CONTENT_KEYS[spec.table])
     missing = [
-        c for c in target.required if c not in columns and c not in spec.constants
-        and c not in derivable
+        c
+        for c in target.required
+        if c not in columns and c not in spec.constants and c not in derivable
     ]
     if missing:
         used = {s for s in columns.values() if isinstance(s, str)}
@@ -211,8 +216,7 @@ def _resolve_columns(raw: RawSource, spec: Spec) -> Spec:
         else:
             hint = "; the file lacks it, or name its column in --mapping FILE"
         raise SchemaError(
-            f"{raw.path.name} has no column for required {spec.table}."
-            f"{', '.join(missing)}{hint}."
+            f"{raw.path.name} has no column for required {spec.table}.{', '.join(missing)}{hint}."
         )
     return replace(spec, columns=columns)
 
@@ -247,8 +251,10 @@ def _timestamp_formats(
         sample = raw.table.select(v=text).filter(ibis._.v.notnull()).limit(5000).to_pyarrow()
         values = sorted(set(sample.column("v").to_pylist()))
         out[tgt.field] = parse.detect_timestamp_format(
-            values, column=str(sources[key]) if isinstance(sources[key], str) else key,
-            source=raw.path.name, timezone=zone,
+            values,
+            column=str(sources[key]) if isinstance(sources[key], str) else key,
+            source=raw.path.name,
+            timezone=zone,
         )
     return out
 
@@ -258,7 +264,9 @@ def _with_keys(staged: ir.Table, spec: Spec) -> ir.Table:
     target = schema.table(spec.table)
     key_col = _CONTENT_KEYS.get(spec.table)
     if key_col and key_col not in staged.columns:
-        parts = [staged[c].cast(dt.string).fill_null("") for c in target.names if c in staged.columns]
+        parts = [
+            staged[c].cast(dt.string).fill_null("") for c in target.names if c in staged.columns
+        ]
         staged = staged.mutate(**{key_col: parse.md5(ibis.literal("\x1f").join(parts))})
     if spec.table == "order_items" and "line" not in staged.columns:
         line = ibis.row_number().over(group_by=staged.order_id, order_by=staged._row) + 1
@@ -310,7 +318,7 @@ def _ingest(ws: Workspace, raw: RawSource, spec: Spec, *, dry_run: bool, t0: flo
     try:
         return _write(ws, raw, spec, target, staged, report, dry_run=dry_run, t0=t0)
     finally:
-        con.con.execute(f"DROP TABLE IF EXISTS temp.main.\"{stage_name}\"")
+        con.con.execute(f'DROP TABLE IF EXISTS temp.main."{stage_name}"')
 
 
 def _write(
@@ -325,9 +333,11 @@ def _write(
     t0: float,
 ) -> IngestReport:
     con = ws.con
-    counts = staged.aggregate(
-        n=staged.count(), bad=staged._reason.notnull().sum().fill_null(0)
-    ).to_pyarrow().to_pylist()[0]
+    counts = (
+        staged.aggregate(n=staged.count(), bad=staged._reason.notnull().sum().fill_null(0))
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
     bad_parse = parse_rejects(con, raw)
     report.read = int(counts["n"]) + len(bad_parse)
     if report.read == 0:
@@ -340,7 +350,10 @@ def _write(
     by_reason = (
         bad.group_by(_reason=bad._reason.re_replace(r"'[^']*'", "'…'"))
         .aggregate(n=ibis._.count())
-        .order_by(ibis.desc("n")).limit(10).to_pyarrow().to_pylist()
+        .order_by(ibis.desc("n"))
+        .limit(10)
+        .to_pyarrow()
+        .to_pylist()
     )
     for row in by_reason:
         reasons[row["_reason"]] += int(row["n"])
@@ -361,7 +374,10 @@ def _write(
     earlier = (
         ws.table("ingests")
         .filter((ibis._.sha256 == sha) & (ibis._.table_name == target.name))
-        .order_by("started_at").limit(1).to_pyarrow().to_pylist()
+        .order_by("started_at")
+        .limit(1)
+        .to_pyarrow()
+        .to_pylist()
     )
     if earlier:
         report.seen_before = str(earlier[0]["started_at"])[:19]

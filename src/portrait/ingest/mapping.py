@@ -266,7 +266,9 @@ def load_mapping(path: str | Path) -> Spec:
         name=str(path),
         read=replace(ReadOptions(), **read_opts),
         constants=dict(data.get("constants", {})),
-        values={k: {str(a): str(b) for a, b in v.items()} for k, v in data.get("values", {}).items()},
+        values={
+            k: {str(a): str(b) for a, b in v.items()} for k, v in data.get("values", {}).items()
+        },
         ts_format=ts_format,
         timezone=timezone,
     )

@@ -92,9 +92,8 @@ _FALSE = ("false", "f", "no", "n", "0", "否", "假")
 
 def parse_boolean(text: ir.StringValue) -> ir.BooleanValue:
     low = text.lower()
-    return (
-        ibis.cases((low.isin(_TRUE), True), (low.isin(_FALSE), False), else_=None)
-        .cast(dt.boolean)
+    return ibis.cases((low.isin(_TRUE), True), (low.isin(_FALSE), False), else_=None).cast(
+        dt.boolean
     )
 
 
@@ -173,7 +172,9 @@ def detect_timestamp_format(
     best, best_n = None, 0
     for i, cand in enumerate(candidates):
         n = int(counts[f"f{i}"].iloc[0])
-        if n > best_n and not (cand.format.startswith("epoch") and not _plausible_epoch(values, cand.format)):
+        if n > best_n and not (
+            cand.format.startswith("epoch") and not _plausible_epoch(values, cand.format)
+        ):
             best, best_n = cand, n
     if best is not None:
         return best

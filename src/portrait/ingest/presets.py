@@ -135,8 +135,10 @@ def _taobao_outside(r: ir.Table) -> ir.BooleanValue:
 
 
 def _events_derive(ok: ir.Table) -> dict[str, ir.Table]:
-    items = ok.filter(ok.item_id.notnull()).group_by("item_id").aggregate(
-        category=ok.items__category.max()
+    items = (
+        ok.filter(ok.item_id.notnull())
+        .group_by("item_id")
+        .aggregate(category=ok.items__category.max())
     )
     users = ok.select("user_id").distinct()
     return {"items": items, "users": users}
@@ -181,7 +183,9 @@ _GENRE_COLS = tuple(f"g{i}" for i in range(len(MOVIELENS_GENRES)))
 
 
 def _movie_genres(r: ir.Table) -> ir.StringValue:
-    flags = [(r[c] == "1").ifelse(g, None) for c, g in zip(_GENRE_COLS, MOVIELENS_GENRES, strict=True)]
+    flags = [
+        (r[c] == "1").ifelse(g, None) for c, g in zip(_GENRE_COLS, MOVIELENS_GENRES, strict=True)
+    ]
     return ibis.literal("|").join(flags)
 
 
@@ -191,9 +195,13 @@ def _movie_category(r: ir.Table) -> ir.StringValue:
 
 
 def _movie_attributes(r: ir.Table) -> ir.StringValue:
-    return ibis.struct(
-        {"genres": _movie_genres(r), "release_date": r.release_date, "imdb_url": r.imdb_url}
-    ).cast(dt.json).cast(dt.string)
+    return (
+        ibis.struct(
+            {"genres": _movie_genres(r), "release_date": r.release_date, "imdb_url": r.imdb_url}
+        )
+        .cast(dt.json)
+        .cast(dt.string)
+    )
 
 
 MOVIELENS_RATINGS = Spec(

@@ -3,8 +3,9 @@
 Every reader yields the same thing: an Ibis table whose columns are the source's columns as
 text (nothing converted yet, so nothing is lost before validation can say why) and the
 row's position among the data rows, from 1: a ``_row`` column, or for CSV the order of the
-scan, which :func:`number_rows` turns into ``_row`` once the rows are in a table. Rows the CSV parser itself cannot
-split (a stray quote, too many fields, bytes that are not text in the encoding) are returned
+scan, which :func:`number_rows` turns into ``_row`` once the rows are in a table. Rows the
+CSV parser itself cannot split (a stray quote, too many fields, bytes that are not text in
+the encoding) are returned
 as parse rejects with their line and raw text, never dropped.
 
 CSV goes through DuckDB's own reader (parallel, quoted multi-line fields, gzip); DuckDB knows
@@ -155,7 +156,7 @@ def _valid_utf8(sample: bytes, complete: bool) -> bool:
 
 
 def detect_encoding(sample: bytes, *, complete: bool = False) -> str:
-    """UTF-8 (with or without BOM), UTF-16 by BOM, else GB18030 if it reads as Chinese, else latin-1.
+    """UTF-8 (BOM or not), UTF-16 by BOM, else GB18030 if it reads as Chinese, else latin-1.
 
     ``complete`` says the sample is the whole file (so a cut multi-byte character at its
     end is an error, not an artefact of sampling).
@@ -395,7 +396,9 @@ def _read_lines(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawS
         try:
             lines = [line.rstrip("\r\n").lstrip("\ufeff") for line in fh]
         except UnicodeDecodeError:
-            raise SourceError(f"{path} is not valid {encoding}; pass the right --encoding.") from None
+            raise SourceError(
+                f"{path} is not valid {encoding}; pass the right --encoding."
+            ) from None
     table = pa.table({name: pa.array([ln if ln.strip() else None for ln in lines], pa.string())})
     return RawSource(path, _register(con, table), [name], "lines", encoding=encoding)
 

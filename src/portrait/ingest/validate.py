@@ -9,9 +9,9 @@ pass over the source.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import functools
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
