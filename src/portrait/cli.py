@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from portrait.errors import PortraitError
@@ -50,18 +51,11 @@ def init(
 
     Example: portrait init my-shop --timezone Asia/Shanghai --currency CNY
     """
-    from portrait.config import Config, ShopConfig
+    from portrait.config import shop_config
     from portrait.workspace import init_workspace
 
-    try:
-        shop = ShopConfig(name=name, timezone=timezone, currency=currency)
-    except ValueError as exc:
-        from portrait.errors import ConfigError
-
-        first = exc.errors()[0] if hasattr(exc, "errors") else {"msg": str(exc), "loc": ()}
-        msg = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"--{first['loc'][0]}: {msg}.") from None
-    ws = init_workspace(path, Config(shop=shop))
+    config = shop_config(name=name, timezone=timezone, currency=currency)
+    ws = init_workspace(path, config)
     ws.close()
     out.print(f"Created workspace {path} (已创建工作区). Next: portrait ingest FILE -w {path}")
 
@@ -108,7 +102,9 @@ def ingest(
 
 def _print_ingest(report) -> None:
     mode = "DRY RUN - nothing written (试运行，未写入)" if report.dry_run else "ingested (已导入)"
-    out.print(f"[bold]{report.source}[/] -> {report.table}  ({report.spec}; {mode})")
+    out.print(
+        f"[bold]{escape(report.source)}[/] -> {report.table}  ({escape(report.spec)}; {mode})"
+    )
     detail = f"format {report.format}"
     if report.encoding:
         detail += f", encoding {report.encoding}"
@@ -118,27 +114,32 @@ def _print_ingest(report) -> None:
     grid = Table("column 字段", "from 来源", box=None, pad_edge=False)
     for canonical, src in report.mapping.items():
         fmt = report.ts_formats.get(canonical.replace(".", "__"))
-        grid.add_row(canonical, src + (f"  [dim](format {fmt})[/]" if fmt else ""))
+        grid.add_row(canonical, escape(src) + (f"  [dim](format {escape(fmt)})[/]" if fmt else ""))
     out.print(grid)
     if report.ignored:
-        out.print(f"not used (未使用的列): {', '.join(report.ignored)}")
-    verb = "would be " if report.dry_run else ""
+        out.print(f"not used (未使用的列): {', '.join(report.ignored)}", markup=False)
     out.print(
-        f"read {report.read:,} = accepted {report.accepted:,} + duplicates "
-        f"{report.duplicates:,} + rejected {report.rejected:,}  "
-        f"(读取 = 接受 + 重复 + 拒绝){' ' + verb.strip() if verb else ''}"
+        f"{'would be: ' if report.dry_run else ''}read {report.read:,} = accepted "
+        f"{report.accepted:,} + duplicates {report.duplicates:,} + rejected {report.rejected:,}"
+        "  (读取 = 接受 + 重复 + 拒绝)"
     )
     for table, n in report.derived.items():
         out.print(f"  + {n:,} new rows in {table}")
+    if report.dry_run and report.sample:
+        out.print("first rows as they would be stored (将写入的前几行):")
+        grid = Table(*report.sample[0], box=None, pad_edge=False)
+        for row in report.sample:
+            grid.add_row(*(escape("" if v is None else str(v)) for v in row.values()))
+        out.print(grid)
     if report.seen_before:
         out.print(
             f"this file was ingested before ({report.seen_before} UTC); its rows are duplicates "
             "now (此文件已导入过)"
         )
     if report.reasons:
-        out.print("rejected because (拒绝原因):")
+        out.print("rejected because (拒绝原因), rows of each kind with an example:")
         for reason, n in report.reasons:
-            out.print(f"  {n:>8,}  {reason}")
+            out.print(f"  {n:>8,}  {reason}", markup=False)
         if not report.dry_run:
             out.print("  every rejected row is in the rejects table: portrait rejects")
     for note in report.notes:
@@ -161,7 +162,7 @@ def status(workspace: WorkspaceOpt = Path(".")) -> None:
     for t in tables:
         grid.add_row(
             t.name, f"{t.rows:,}", str(t.first or "")[:10], str(t.last or "")[:10],
-            "; ".join(t.sources),
+            escape("; ".join(t.sources)),
         )  # fmt: skip
     out.print(grid)
     if runs:

@@ -103,6 +103,14 @@ def parse_config(text: str, *, source: str = CONFIG_FILE) -> Config:
         raise ConfigError(f"{source}: {problems}.") from None
 
 
+def shop_config(*, name: str, timezone: str, currency: str) -> Config:
+    """A configuration for a new shop, checked like a loaded one."""
+    try:
+        return Config(shop=ShopConfig(name=name, timezone=timezone, currency=currency))
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_describe(e) for e in exc.errors()) + ".") from None
+
+
 def load_config(path: str | Path) -> Config:
     """Load ``portrait.toml`` from a file."""
     path = Path(path)

@@ -8,8 +8,10 @@ of aggregate queries over the warehouse.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -44,9 +46,9 @@ def table_status(ws: Workspace) -> list[TableStatus]:
         row = agg.to_pyarrow().to_pylist()[0]
         sources = sorted(
             {
-                f"{i['source'].rsplit('/', 1)[-1]} ({i['preset']})"
+                f"{Path(i['source']).name} ({i['preset']})"
                 for i in ingests
-                if i["table_name"] == name or name in (i["derived"] or "")
+                if i["table_name"] == name or name in json.loads(i["derived"] or "{}")
             }
         )
         out.append(TableStatus(name, int(row["n"]), row.get("first"), row.get("last"), sources))

@@ -65,7 +65,7 @@ class IngestReport:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
-    #: most common reasons for rejection, with counts
+    #: kinds of rejection, most common first: (an example reason, rows of that kind)
     reasons: list[tuple[str, int]] = field(default_factory=list)
     #: new rows written to derived tables
     derived: dict[str, int] = field(default_factory=dict)
@@ -276,7 +276,8 @@ def _with_keys(staged: ir.Table, spec: Spec) -> ir.Table:
 
 def _ingest(ws: Workspace, raw: RawSource, spec: Spec, *, dry_run: bool, t0: float) -> IngestReport:
     con = ws.con
-    if spec.prepare is not None or (spec.table == "order_items" and "line" not in spec.columns):
+    columns = spec.columns or suggest_columns(spec.table, raw.columns)
+    if spec.prepare is not None or (spec.table == "order_items" and "line" not in columns):
         raw.table = number_rows(con, raw.table)  # they need row numbers before typing
     if spec.prepare is not None:
         raw.table = spec.prepare(raw.table)
@@ -346,17 +347,17 @@ def _write(
 
     reasons: Counter[str] = Counter()
     bad = staged.filter(staged._reason.notnull())
-    # one line per kind of problem, not per bad value: quoted values become '…'
-    by_reason = (
-        bad.group_by(_reason=bad._reason.re_replace(r"'[^']*'", "'…'"))
-        .aggregate(n=ibis._.count())
+    # one line per kind of problem (quoted values set aside), shown with its first example
+    by_kind = (
+        bad.group_by(kind=bad._reason.re_replace(r"'[^']*'", "'…'"))
+        .aggregate(n=ibis._.count(), example=ibis._._reason.min())
         .order_by(ibis.desc("n"))
         .limit(10)
         .to_pyarrow()
         .to_pylist()
     )
-    for row in by_reason:
-        reasons[row["_reason"]] += int(row["n"])
+    for row in by_kind:
+        reasons[row["example"]] += int(row["n"])
     for row in bad_parse:
         reasons[row["reason"].split(" of the file ", 1)[-1]] += 1
     report.reasons = reasons.most_common(10)
