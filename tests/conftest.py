@@ -21,3 +21,41 @@ def shanghai_ws(tmp_path):
     workspace = init_workspace(tmp_path / "ws", config)
     yield workspace
     workspace.close()
+
+
+def _ingested(tmp_path_factory, name: str, files: list[tuple[str, str]], zone: str):
+    from portrait.ingest import ingest
+
+    from support import data_file
+
+    config = Config(shop=ShopConfig(name=name, timezone=zone, currency="CNY"))
+    workspace = init_workspace(tmp_path_factory.mktemp(name) / "ws", config)
+    for path, preset in files:
+        ingest(workspace, data_file(path), preset=preset)
+    return workspace
+
+
+@pytest.fixture(scope="session")
+def retail_ws(tmp_path_factory):
+    """The whole of Online Retail, ingested once; tests must not change it."""
+    workspace = _ingested(
+        tmp_path_factory,
+        "retail",
+        [("online_retail/online_retail.csv.gz", "online-retail")],
+        "Europe/London",
+    )
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture(scope="session")
+def taobao_ws(tmp_path_factory):
+    """The Taobao log of 814 users over 9 days, ingested once; tests must not change it."""
+    workspace = _ingested(
+        tmp_path_factory,
+        "taobao",
+        [("taobao_userbehavior/UserBehavior_user_head_814users.csv.gz", "taobao")],
+        "Asia/Shanghai",
+    )
+    yield workspace
+    workspace.close()

@@ -63,6 +63,8 @@ class EngineConfig(_Strict):
     spark_master: str = "local[*]"
     #: DuckDB memory cap (e.g. "4GB"); empty means DuckDB's default (80% of RAM)
     memory_limit: str = ""
+    #: memory of the Spark driver (local mode runs everything in it), e.g. "4g"
+    spark_memory: str = "2g"
     threads: int | None = Field(default=None, ge=1)
 
     @field_validator("memory_limit")
@@ -136,6 +138,7 @@ currency = "{shop.currency}"
 # "duckdb" (embedded, the default) or "spark".
 backend = "{engine.backend}"
 spark_master = "{engine.spark_master}"
+spark_memory = "{engine.spark_memory}"
 # DuckDB memory cap such as "4GB"; empty = DuckDB's default.
 memory_limit = "{engine.memory_limit}"
 {threads}"""

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ class Workspace:
     path: Path
     config: Config
     _con: Any = None
+    _engines: dict[str, Any] = field(default_factory=dict)
 
     # -- connection -------------------------------------------------------------------
     @property
@@ -74,6 +75,24 @@ class Workspace:
                 self._con.raw_sql(f"SET {key} = '{value}'")
             self._ensure_tables()
         return self._con
+
+    def engine(self, backend: str | None = None) -> ibis.BaseBackend:
+        """The Ibis backend that computes over the canonical tables.
+
+        ``backend`` defaults to ``engine.backend`` in ``portrait.toml``: ``"duckdb"`` is the
+        warehouse itself; ``"spark"`` reads the same tables through PySpark. Stage outputs are
+        always written to the warehouse, whichever engine computed them.
+        """
+        backend = backend or self.config.engine.backend
+        if backend == "duckdb":
+            return self.con
+        if backend != "spark":
+            raise WorkspaceError(f"Unknown engine {backend!r}; use 'duckdb' or 'spark'.")
+        if "spark" not in self._engines:
+            from portrait import spark
+
+            self._engines["spark"] = spark.connect(self)
+        return self._engines["spark"]
 
     def close(self) -> None:
         if self._con is not None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from support import run_cli
 
 from portrait.datasets.generator import generate_shop
 from portrait.ingest import ingest
 from portrait.schema import TABLES
+
+from support import run_cli
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
@@ -20,7 +21,9 @@ def test_every_generated_table_ingests_without_rejects(ws, tmp_path, fmt):
         assert report.ignored == [], name  # every generated column is recognised
     # money survives as decimals: order amounts equal their lines minus the discount
     orders, lines = ws.table("orders"), ws.table("order_items")
-    per_order = lines.group_by("order_id").aggregate(total=(lines.quantity * lines.unit_price).sum())
+    per_order = lines.group_by("order_id").aggregate(
+        total=(lines.quantity * lines.unit_price).sum()
+    )
     joined = orders.join(per_order, "order_id")
     gap = (joined.total - joined.discount.fill_null(0) - joined.amount).abs().max().execute()
     assert gap <= 0.01

@@ -1,0 +1,31 @@
+"""Customer features as of a date: recency, frequency, value, funnel, affinity, habits.
+
+Every feature is registered with its name, window, type and English and Chinese
+descriptions (:data:`FEATURES`); :func:`compute_features` evaluates them all on DuckDB or
+Spark, from data strictly before the as-of date.
+"""
+
+from __future__ import annotations
+
+from portrait.features._context import AsOf
+from portrait.features._registry import FEATURES, Feature
+from portrait.features.compute import (
+    FeatureSet,
+    build_features,
+    compute_features,
+    default_as_of,
+    parse_as_of,
+)
+from portrait.features.training import training_set
+
+__all__ = [
+    "FEATURES",
+    "AsOf",
+    "Feature",
+    "FeatureSet",
+    "build_features",
+    "compute_features",
+    "default_as_of",
+    "parse_as_of",
+    "training_set",
+]

@@ -1,0 +1,203 @@
+"""The per-customer inputs of every feature, cut at the as-of date.
+
+A shop may have an orders table (Online Retail), only a behaviour log whose ``order`` events
+are its purchases (Taobao), or both. The sources below hide that difference: ``purchases``
+has one row per purchase of a known customer, ``lines`` one row per product bought, from the
+orders tables when the shop has them and from order events otherwise. Every source is
+filtered to rows strictly before the cutoff: this is the one place where leakage of the
+future could happen, so it is the one place that prevents it.
+
+:func:`available` probes once which inputs the shop's data has, so that a feature whose
+inputs are missing is null with a reason instead of a made-up zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from portrait.features._context import AsOf
+from portrait.features._registry import Need
+
+#: why a feature is null when the shop's data lacks what it needs
+REASONS: dict[str, str] = {
+    "purchases": "the shop has no orders and no order events",
+    "amount": "the shop's purchases carry no amounts (no prices in the data)",
+    "discount": "the orders carry no discounts",
+    "quantity": "the purchases carry no quantities",
+    "category": "the items carry no categories",
+    "brand": "the items carry no brands",
+    "price": "the purchases carry no unit prices",
+    "events": "the shop has no behaviour events",
+    "reviews": "the shop has no reviews from known customers",
+    "rating": "the reviews carry no ratings",
+}
+
+PURCHASE_EVENTS = ("order",)
+
+
+def uses_orders(counts: Mapping[str, int]) -> bool:
+    """Purchases come from the orders table when it has rows, else from order events."""
+    return counts["orders"] > 0
+
+
+def probe(tables: Mapping[str, ir.Table]) -> dict[str, int]:
+    """Rows and non-null counts of the columns features depend on: one query per table."""
+    o, oi, i, e, r = (tables[n] for n in ("orders", "order_items", "items", "events", "reviews"))
+    queries = {
+        "orders": o.aggregate(
+            orders=o.count(), amount=o.amount.count(), discount=o.discount.count()
+        ),
+        "order_items": oi.aggregate(
+            lines=oi.count(), quantity=oi.quantity.count(), price=oi.unit_price.count()
+        ),
+        "items": i.aggregate(category=i.category.count(), brand=i.brand.count()),
+        "events": e.aggregate(
+            events=e.count(),
+            order_events=e.event_type.isin(PURCHASE_EVENTS).sum().fill_null(0),
+            event_value=e.value.count(),
+            event_quantity=e.quantity.count(),
+        ),
+        "reviews": r.aggregate(
+            reviews=r.user_id.count(), rating=r.rating.count(where=r.user_id.notnull())
+        ),
+    }
+    counts: dict[str, int] = {}
+    for q in queries.values():
+        counts |= {k: int(v or 0) for k, v in q.to_pyarrow().to_pylist()[0].items()}
+    return counts
+
+
+def available(counts: Mapping[str, int]) -> dict[Need, bool]:
+    """Which needs the shop's data satisfies."""
+    from_orders = uses_orders(counts)
+    return {
+        "purchases": from_orders or counts["order_events"] > 0,
+        "amount": counts["amount"] > 0 if from_orders else counts["event_value"] > 0,
+        "discount": from_orders and counts["discount"] > 0,
+        "quantity": counts["quantity"] > 0 if from_orders else counts["event_quantity"] > 0,
+        "category": counts["category"] > 0,
+        "brand": counts["brand"] > 0,
+        "price": (counts["price"] > 0) if from_orders else counts["event_value"] > 0,
+        "events": counts["events"] > 0,
+        "reviews": counts["reviews"] > 0,
+        "rating": counts["rating"] > 0,
+    }
+
+
+def _money(value: ir.Value) -> ir.FloatingValue:
+    return value.cast(dt.float64)
+
+
+def orders(tables: Mapping[str, ir.Table], ctx: AsOf, counts: Mapping[str, int]) -> ir.Table:
+    """Every order of a known customer before the cutoff, completed or not.
+
+    Columns: user_id, order_id, ts, completed, cancelled (cancelled or returned), amount,
+    discount. From order events, one order is the events of a customer at one instant.
+    """
+    cutoff = ctx.cutoff_literal()
+    if uses_orders(counts):
+        o = tables["orders"]
+        o = o.filter(o.user_id.notnull(), o.ts < cutoff)
+        status = o.status.fill_null("completed")
+        return o.select(
+            "user_id",
+            "order_id",
+            "ts",
+            completed=status == "completed",
+            cancelled=status.isin(("cancelled", "returned")),
+            amount=_money(o.amount),
+            discount=_money(o.discount),
+        )
+    e = tables["events"]
+    e = e.filter(e.event_type.isin(PURCHASE_EVENTS), e.ts < cutoff)
+    per = e.group_by(["user_id", "ts"]).aggregate(amount=_money(e.value.sum()))
+    return per.select(
+        "user_id",
+        order_id=per.user_id.concat("@", per.ts.cast(dt.string)),
+        ts=per.ts,
+        completed=ibis.literal(True),
+        cancelled=ibis.literal(False),
+        amount=per.amount,
+        discount=ibis.null(dt.float64),
+    )
+
+
+def lines(tables: Mapping[str, ir.Table], ctx: AsOf, counts: Mapping[str, int]) -> ir.Table:
+    """Every product bought in a completed purchase before the cutoff, with its item's data.
+
+    Columns: user_id, order_id, ts, item_id, quantity, unit_price, amount, category (its top
+    level), brand.
+    """
+    items = tables["items"].select(
+        "item_id",
+        category=tables["items"].category.split("/")[0].strip().nullif(""),
+        brand=tables["items"].brand,
+    )
+    if uses_orders(counts):
+        o = orders(tables, ctx, counts).filter(ibis._.completed)
+        oi = tables["order_items"]
+        joined = oi.join(o.select("order_id", "user_id", "ts"), "order_id")
+        base = joined.select(
+            "user_id",
+            "order_id",
+            "ts",
+            "item_id",
+            quantity=joined.quantity,
+            unit_price=_money(joined.unit_price),
+        )
+    else:
+        e = tables["events"]
+        e = e.filter(e.event_type.isin(PURCHASE_EVENTS), e.ts < ctx.cutoff_literal())
+        quantity = e.quantity.fill_null(1)
+        base = e.select(
+            "user_id",
+            order_id=e.user_id.concat("@", e.ts.cast(dt.string)),
+            ts=e.ts,
+            item_id=e.item_id,
+            quantity=quantity,
+            unit_price=_money(e.value) / quantity.cast(dt.float64),
+        )
+    base = base.mutate(amount=base.unit_price * base.quantity.cast(dt.float64))
+    return base.left_join(items, "item_id").drop("item_id_right")
+
+
+def events(tables: Mapping[str, ir.Table], ctx: AsOf) -> ir.Table:
+    e = tables["events"]
+    return e.filter(e.ts < ctx.cutoff_literal())
+
+
+def activity(tables: Mapping[str, ir.Table], ctx: AsOf, counts: Mapping[str, int]) -> ir.Table:
+    """When each customer was active: behaviour events if the shop logs them, else purchases."""
+    if counts["events"] > 0:
+        return events(tables, ctx).select("user_id", "ts")
+    return orders(tables, ctx, counts).select("user_id", "ts")
+
+
+def reviews(tables: Mapping[str, ir.Table], ctx: AsOf) -> ir.Table:
+    """Reviews by known customers before the cutoff (an undated review cannot be placed)."""
+    r = tables["reviews"]
+    return r.filter(r.user_id.notnull(), r.ts < ctx.cutoff_literal())
+
+
+def first_seen(tables: Mapping[str, ir.Table], ctx: AsOf, counts: Mapping[str, int]) -> ir.Table:
+    """Every known customer and the first time the shop saw them, before the cutoff.
+
+    Customers come from all tables: registered users who signed up before the cutoff, buyers,
+    the behaviour log and reviewers. A user row without a signup date counts only once the
+    customer has done something before the cutoff: otherwise a customer who first appears
+    later would leak into an earlier portrait.
+    """
+    cutoff = ctx.cutoff_literal()
+    u = tables["users"]
+    parts = [
+        u.filter(u.signup_ts < cutoff).select("user_id", ts=u.signup_ts),
+        orders(tables, ctx, counts).select("user_id", "ts"),
+        events(tables, ctx).select("user_id", "ts"),
+        reviews(tables, ctx).select("user_id", "ts"),
+    ]
+    seen = ibis.union(*parts)
+    return seen.group_by("user_id").aggregate(first_ts=seen.ts.min())

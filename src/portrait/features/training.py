@@ -1,0 +1,57 @@
+"""Training sets for supervised models: features as of a date, a label from after it.
+
+The features come from :func:`compute_features`, which reads nothing at or after the cutoff;
+the label is the only thing that looks into the following ``horizon_days`` local days, and
+it is added as a separate column so that no feature can see it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+from portrait import schema
+from portrait.features import _sources
+from portrait.features._context import utc_of_local_midnight
+from portrait.features.compute import compute_features
+from portrait.workspace import Workspace
+
+
+def training_set(
+    ws: Workspace,
+    as_of: str | date,
+    *,
+    horizon_days: int = 90,
+    engine: str | None = None,
+) -> ir.Table:
+    """Features of customers who bought before ``as_of``, and whether they bought again.
+
+    ``purchased_next`` is true when the customer made a completed purchase in the
+    ``horizon_days`` local days from ``as_of``; ``churned`` is its negation.
+    """
+    fs = compute_features(ws, as_of, engine=engine)
+    con = ws.engine(engine)
+    tables = {name: con.table(name) for name in schema.TABLES}
+    counts = _sources.probe(tables)
+    ctx = fs.as_of
+    end = utc_of_local_midnight(ctx.date + timedelta(days=horizon_days), ctx.timezone)
+    # the label window: purchases from the cutoff to the end of the horizon
+    later = _sources.orders(
+        tables, replace(ctx, date=ctx.date + timedelta(days=horizon_days)), counts
+    )
+    later = later.filter(
+        later.completed,
+        later.ts >= ctx.cutoff_literal(),
+        later.ts < ibis.literal(end, dt.timestamp),
+    )
+    buyers = later.select("user_id").distinct().mutate(purchased_next=ibis.literal(True))
+    f = fs.table.filter(fs.table.frequency > 0)
+    out = f.left_join(buyers, "user_id").drop("user_id_right")
+    return out.mutate(
+        purchased_next=out.purchased_next.fill_null(False),
+        churned=~out.purchased_next.fill_null(False),
+    )
