@@ -41,7 +41,7 @@ def test_every_feature_is_identical_on_duckdb_and_spark(dataset, request):
     for name in computed:
         differ = [
             (d["user_id"], d[name], s[name])
-            for d, s in zip(duck, spark)
+            for d, s in zip(duck, spark, strict=True)
             if not _same(d[name], s[name])
         ]
         assert not differ, f"{name} differs for {len(differ)} customers, e.g. {differ[:3]}"
