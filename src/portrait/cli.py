@@ -289,6 +289,179 @@ def generate(
     out.print(f"written to {out_dir}")
 
 
+@app.command()
+def build(
+    as_of: Annotated[
+        str | None, typer.Option(help="Compute as of this local date, YYYY-MM-DD.")
+    ] = None,
+    engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: config).")] = None,
+    force: Annotated[bool, typer.Option(help="Rerun every stage, stale or not.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Build features, segments and tags (the stages that are stale), in order.
+
+    Example: portrait build --as-of 2011-12-10 -w my-shop
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from portrait.pipeline import STAGES
+    from portrait.pipeline import build as run_build
+
+    with _open(workspace) as ws, Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        console=out, disable=quiet or not out.is_terminal, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("build", total=len(STAGES))
+
+        def progress(stage: str, event: str) -> None:
+            if event == "start":
+                bar.update(task, description=f"{stage} ...")
+            else:
+                bar.advance(task)
+
+        result = run_build(ws, as_of, engine=engine, force=force, progress=progress)
+    out.print(f"built as of {result.as_of} (截至日期)")
+    for stage in result.ran:
+        out.print(f"  {stage}: {result.rows[stage]:,} rows")
+    if result.skipped:
+        out.print(f"  up to date, not rerun (无需重算): {', '.join(result.skipped)}")
+    if result.missing:
+        out.print(
+            f"  {len(result.missing)} features are empty for this shop's data; see portrait tags"
+        )
+
+
+@app.command()
+def tags(
+    features: Annotated[
+        bool, typer.Option("--features", help="List the features rules can use.")
+    ] = False,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Tags with their coverage and values (or, with --features, the features).
+
+    Example: portrait tags -w my-shop
+    """
+    from portrait.pipeline import last_run
+
+    with _open(workspace) as ws:
+        run = last_run(ws, "features")
+        missing = run["params"].get("missing", {}) if run else {}
+        if features:
+            from portrait.features import FEATURES
+
+            grid = Table("feature 特征", "type", "window", "meaning", "含义", "empty because")
+            for f in FEATURES.values():
+                grid.add_row(
+                    f.name, f.dtype, f"{f.window}d" if f.window else "all", f.en, f.zh,
+                    missing.get(f.name, ""),
+                )  # fmt: skip
+            out.print(grid)
+            return
+        _require_built(ws, "tags")
+        from portrait.tags import summarise_tags
+
+        summary = summarise_tags(ws, missing)
+    grid = Table("tag 标签", "kind", "name 名称", "coverage 覆盖率", "values 取值分布")
+    for s in summary:
+        total = sum(n for _, n in s.values) or 1
+        values = ", ".join(f"{v} {n / total:.0%}" for v, n in s.values[:5])
+        if len(s.values) > 5:
+            values += f", ... ({len(s.values)} values)"
+        grid.add_row(
+            s.tag.name, s.tag.kind, f"{s.tag.en} / {s.tag.zh}", f"{s.coverage:.0%}",
+            escape(values or f"(empty: {s.why_empty})"),
+        )  # fmt: skip
+    out.print(grid)
+
+
+def _require_built(ws, table: str) -> None:
+    if table not in ws.con.list_tables():
+        from portrait.errors import WorkspaceError
+
+        raise WorkspaceError(
+            f"The workspace has no {table} yet; run `portrait build -w {ws.path}` first."
+        )
+
+
+@app.command()
+def segments(workspace: WorkspaceOpt = Path(".")) -> None:
+    """RFM segments, lifecycle stages and clusters: size, value share, averages.
+
+    Example: portrait segments -w my-shop
+    """
+    from portrait.segments import SEGMENT_ZH, STAGES, segment_table
+
+    with _open(workspace) as ws:
+        _require_built(ws, "segments")
+        tables = segment_table(ws)
+        profiles = ws.table("cluster_profiles").order_by("cluster").to_pyarrow().to_pylist()
+    titles = {
+        "rfm_segment": "RFM segments (RFM分层)",
+        "lifecycle_stage": "Lifecycle stages (生命周期)",
+        "cluster_name": "Behavioural clusters (行为聚类)",
+    }
+    zh = {**SEGMENT_ZH, **STAGES, **{p["name"]: p["name_zh"] for p in profiles}}
+    for key, rows in tables.items():
+        grid = Table(
+            "segment 分层", "customers 客户数", "share 占比", "value share 价值占比",
+            "avg orders 平均订单", "avg days since 平均未购天数", "avg spend 平均消费",
+            title=titles[key], title_justify="left",
+        )  # fmt: skip
+        for r in rows:
+            grid.add_row(
+                f"{r['segment']} {zh.get(r['segment'], '')}", f"{r['customers']:,}",
+                f"{r['share']:.1%}", _pct(r["value_share"]), f"{r['avg_frequency']:.1f}",
+                _num(r["avg_recency_days"]), _num(r["avg_monetary"]),
+            )  # fmt: skip
+        out.print(grid)
+    if profiles:
+        p0 = profiles[0]
+        out.print(
+            f"{p0['k']} clusters chosen by silhouette (轮廓系数) {p0['silhouette']:.3f}; "
+            f"tried: {p0['silhouettes']}"
+        )
+        for p in profiles:
+            import json
+
+            traits = "; ".join(
+                f"{name} {mean:,.2f} vs shop {shop:,.2f} ({z:+.1f} sd)"
+                for name, z, mean, shop in json.loads(p["traits"])
+            )
+            out.print(f"  cluster {p['cluster']} ({p['name']}): {traits}")
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{value:.1%}"
+
+
+def _num(value) -> str:
+    return "" if value is None else f"{value:,.1f}"
+
+
+@app.command()
+def profile(
+    user_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """One customer's portrait: key numbers, tags and segments.
+
+    Example: portrait profile 12347 -w my-shop
+    """
+    from portrait.profile import customer_portrait
+
+    with _open(workspace) as ws:
+        card = customer_portrait(ws, user_id)
+    out.print(f"[bold]Customer {escape(card.user_id)} (客户画像)[/]  as of {card.as_of}")
+    for title, rows in card.sections.items():
+        if not rows:
+            continue
+        out.print(f"[bold]{title}[/]")
+        for label, value in rows:
+            out.print(f"  {label}: {escape(value)}")
+
+
 def main() -> None:
     """Entry point: a PortraitError is one line on stderr and exit code 2, never a traceback."""
     logging.basicConfig(level=os.environ.get("PORTRAIT_LOG", "WARNING"))

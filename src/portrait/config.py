@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from portrait.errors import ConfigError
 
@@ -75,11 +82,96 @@ class EngineConfig(_Strict):
         return value
 
 
+class RuleTagConfig(_Strict):
+    """A rule tag: a condition over features (see docs/tags.md), with its display names."""
+
+    rule: str
+    en: str = ""
+    zh: str = ""
+    description: str = ""
+
+
+class FactTagConfig(_Strict):
+    """A fact tag: a feature's value put in named buckets, by interval or by percentile."""
+
+    feature: str
+    #: interval edges: bucket i holds values in [edges[i-1], edges[i])
+    edges: list[float] = Field(default_factory=list)
+    #: or percentile edges (0-100) computed over customers with a value
+    percentiles: list[float] = Field(default_factory=list)
+    #: one label per bucket: len(edges) + 1
+    labels: list[str] = Field(default_factory=list)
+    en: str = ""
+    zh: str = ""
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _buckets(self) -> FactTagConfig:
+        edges = self.edges or self.percentiles
+        if bool(self.edges) == bool(self.percentiles):
+            raise ValueError("give either edges or percentiles")
+        if edges != sorted(edges):
+            raise ValueError("edges must increase")
+        if len(self.labels) != len(edges) + 1:
+            raise ValueError(
+                f"{len(edges)} edges make {len(edges) + 1} buckets; give as many labels"
+            )
+        return self
+
+
+class TagsConfig(_Strict):
+    """Operator-defined tags, added to the built-in catalogue."""
+
+    rules: dict[str, RuleTagConfig] = Field(default_factory=dict)
+    facts: dict[str, FactTagConfig] = Field(default_factory=dict)
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _short_form(cls, value: object) -> object:
+        """``name = "condition"`` is short for ``[tags.rules.name] rule = "condition"``."""
+        if isinstance(value, dict):
+            return {k: {"rule": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _compile(self) -> TagsConfig:
+        """Rules are compiled at load: a bad rule fails here, naming the tag and position."""
+        if self.rules or self.facts:
+            from portrait.tags.catalogue import check_config
+
+            check_config(self)
+        return self
+
+
+class SegmentsConfig(_Strict):
+    """RFM scoring, lifecycle thresholds and clustering."""
+
+    #: scores per RFM dimension (5 = quintiles)
+    rfm_bins: int = Field(default=5, ge=2, le=10)
+    #: a first purchase this recent makes a customer "new"
+    new_days: int = Field(default=30, ge=1)
+    #: a purchase this recent makes a customer "active"; older is "silent"
+    active_days: int = Field(default=90, ge=1)
+    #: no purchase for this long makes a customer "churned"
+    churn_days: int = Field(default=180, ge=1)
+    #: clusters tried: 2 .. max_clusters, the best silhouette wins
+    max_clusters: int = Field(default=8, ge=2, le=20)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _order(self) -> SegmentsConfig:
+        if not self.new_days <= self.active_days < self.churn_days:
+            raise ValueError("need new_days <= active_days < churn_days")
+        return self
+
+
 class Config(_Strict):
     """The whole of ``portrait.toml``."""
 
     shop: ShopConfig = ShopConfig()
     engine: EngineConfig = EngineConfig()
+    tags: TagsConfig = Field(default_factory=TagsConfig)
+    segments: SegmentsConfig = SegmentsConfig()
 
 
 def _describe(err: dict) -> str:
@@ -89,6 +181,8 @@ def _describe(err: dict) -> str:
     if err["type"] == "literal_error":
         return f"{where}: {err['msg'].lower()}"
     msg = err["msg"].removeprefix("Value error, ")
+    if msg.startswith("tag "):  # a rule error already says where
+        return msg.rstrip(".")
     return f"{where}: {msg}"
 
 
@@ -121,7 +215,7 @@ def load_config(path: str | Path) -> Config:
 
 def render_config(config: Config) -> str:
     """The text ``portrait init`` writes: every setting, with a comment on what it does."""
-    shop, engine = config.shop, config.engine
+    shop, engine, seg = config.shop, config.engine, config.segments
     threads = "" if engine.threads is None else f"threads = {engine.threads}\n"
     return f"""\
 # Portrait workspace configuration. Checked when loaded; see docs/configuration.md.
@@ -141,4 +235,28 @@ spark_master = "{engine.spark_master}"
 spark_memory = "{engine.spark_memory}"
 # DuckDB memory cap such as "4GB"; empty = DuckDB's default.
 memory_limit = "{engine.memory_limit}"
-{threads}"""
+{threads}
+[segments]
+# RFM scores per dimension (5 = quintiles); lifecycle thresholds in days.
+rfm_bins = {seg.rfm_bins}
+new_days = {seg.new_days}
+active_days = {seg.active_days}
+churn_days = {seg.churn_days}
+# Behavioural clusters: 2 .. max_clusters are tried and the best silhouette wins.
+max_clusters = {seg.max_clusters}
+
+# Rule tags: conditions over features (portrait tags --features lists them), e.g.
+# [tags.rules]
+# big_spender = "monetary_365d >= p90(monetary_365d)"
+#
+# [tags.rules.loyal_beauty]
+# rule = "top_category == 'Beauty' and orders_365d >= 3"
+# en = "Loyal beauty buyer"
+# zh = "美妆忠实买家"
+#
+# Fact tags: a feature in named buckets, by edges or by percentiles.
+# [tags.facts.basket_band]
+# feature = "basket_size"
+# edges = [2, 5]
+# labels = ["small", "medium", "large"]
+"""

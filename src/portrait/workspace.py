@@ -120,6 +120,23 @@ class Workspace:
         """An Ibis expression over one warehouse table."""
         return self.con.table(name)
 
+    def replace_table(self, name: str, obj: Any) -> None:
+        """Write a stage's output table (an Ibis expression or Arrow), replacing the old one.
+
+        (Not ``create_table(overwrite=True)`` nor ibis's in-memory tables: with sqlglot 30,
+        ibis 12 renders their DROP statements without the name.)
+        """
+        self.con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        if isinstance(obj, ir.Table):
+            self.con.create_table(name, obj)
+            return
+        raw = self.con.con  # Arrow goes in through DuckDB's zero-copy scan
+        raw.register("_portrait_arrow", obj)
+        try:
+            raw.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _portrait_arrow')
+        finally:
+            raw.unregister("_portrait_arrow")
+
     def count(self, name: str) -> int:
         return int(self.table(name).count().execute())
 
@@ -135,11 +152,12 @@ class Workspace:
     # -- runs ---------------------------------------------------------------------------
     @contextmanager
     def run(self, stage: str, *, as_of: datetime | None = None, **params: Any) -> Iterator[dict]:
-        """Record one stage run in ``runs``: yields a dict the stage fills with ``rows``.
+        """Record one stage run in ``runs``: yields a dict the stage fills with ``rows``
+        (and ``params_extra``, parameters known only at the end).
 
         The run is recorded as ``failed`` with the error's message if the stage raises.
         """
-        info: dict[str, Any] = {"rows": None, "message": ""}
+        info: dict[str, Any] = {"rows": None, "message": "", "params_extra": {}}
         started, t0 = utcnow(), time.perf_counter()
         status = "ok"
         try:
@@ -152,7 +170,9 @@ class Workspace:
                 "run_id": uuid.uuid4().hex[:12],
                 "stage": stage,
                 "as_of": as_of,
-                "params": json.dumps(params, default=str, ensure_ascii=False),
+                "params": json.dumps(
+                    {**params, **info["params_extra"]}, default=str, ensure_ascii=False
+                ),
                 "rows": info["rows"],
                 "seconds": round(time.perf_counter() - t0, 3),
                 "status": status,

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.operations as ops
@@ -23,9 +23,11 @@ from portrait.errors import ConfigError
 from portrait.features import _sources, definitions  # noqa: F401 - registers the features
 from portrait.features._context import AsOf
 from portrait.features._registry import BLOCKS, FEATURES, Feature
-from portrait.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from portrait.workspace import Workspace
 
 
 @dataclass
@@ -186,7 +188,7 @@ def build_features(
     """Compute every feature and store them in the warehouse table ``features``."""
     fs = compute_features(ws, as_of, engine=engine)
     if fs.as_of.backend == "duckdb":
-        ws.con.create_table("features", fs.table, overwrite=True)
+        ws.replace_table("features", fs.table)
     else:
-        ws.con.create_table("features", fs.table.to_pyarrow(), overwrite=True)
+        ws.replace_table("features", fs.table.to_pyarrow())
     return fs

@@ -121,6 +121,24 @@ register(
         ),
     )
 )
+
+
+@block("purchase_gaps", "purchases", [
+    Feature("last_gap_days", "int",
+            "Days between the last two purchase days; null with fewer than two.",
+            "最近两次购买间隔天数", "purchases", needs=("purchases",), unit="days"),
+])  # fmt: skip
+def _purchase_gaps(purchases: ir.Table, ctx: AsOf) -> ir.Table:
+    done = purchases.filter(purchases.completed)
+    days = done.select("user_id", day=ctx.local_day(done.ts)).distinct()
+    w = ibis.window(group_by=days.user_id, order_by=ibis.desc(days.day))
+    ranked = days.mutate(_rank=ibis.row_number().over(w))
+    last_two = ranked.filter(ranked._rank <= 1)
+    return last_two.group_by("user_id").aggregate(
+        last_gap_days=(last_two.day.max() - last_two.day.min()).nullif(0)
+    )
+
+
 register(
     Feature(
         "cancel_rate",

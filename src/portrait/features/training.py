@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -18,7 +19,9 @@ from portrait import schema
 from portrait.features import _sources
 from portrait.features._context import utc_of_local_midnight
 from portrait.features.compute import compute_features
-from portrait.workspace import Workspace
+
+if TYPE_CHECKING:
+    from portrait.workspace import Workspace
 
 
 def training_set(

@@ -1,0 +1,114 @@
+"""One customer's portrait as a card: key numbers, segments and tags, in both languages.
+
+Reads what ``portrait build`` wrote (features, segments, tags); computes nothing new, so a
+card is one lookup per table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from portrait.errors import WorkspaceError
+from portrait.features import FEATURES
+from portrait.segments import SEGMENT_ZH, STAGES
+from portrait.tags import catalogue
+
+if TYPE_CHECKING:
+    from portrait.workspace import Workspace
+
+#: the numbers on the card, in order, by section
+KEY_NUMBERS = (
+    "recency_days", "frequency", "monetary", "monetary_365d", "avg_order_value",
+    "inter_purchase_days", "basket_size", "cancel_rate", "discount_share", "tenure_days",
+)  # fmt: skip
+BEHAVIOUR = (
+    "views", "carts", "favs", "view_to_purchase_rate", "cart_abandonment_rate", "top_category",
+    "top_category_share", "top_brand", "price_level", "peak_hour", "weekend_share",
+    "active_days", "review_count", "avg_rating",
+)  # fmt: skip
+
+
+@dataclass
+class PortraitCard:
+    user_id: str
+    as_of: str
+    #: section title -> (label, value) rows
+    sections: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    features: dict[str, Any] = field(default_factory=dict)
+
+
+def _fmt(name: str, value: Any) -> str:
+    unit = FEATURES[name].unit
+    if isinstance(value, float):
+        if unit in ("share", "rate"):
+            return f"{value:.0%}"
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}" + (" days" if unit == "days" else "")
+    return str(value)
+
+
+def _row(ws_lookup: dict[str, Any], name: str) -> tuple[str, str] | None:
+    value = ws_lookup.get(name)
+    if value is None:
+        return None
+    f = FEATURES[name]
+    return f"{f.en.rstrip('.')} ({f.zh})", _fmt(name, value)
+
+
+def _one(ws: Workspace, table: str, user_id: str) -> dict[str, Any] | None:
+    if table not in ws.con.list_tables():
+        return None
+    t = ws.table(table)
+    rows = t.filter(t.user_id == user_id).limit(1).to_pyarrow().to_pylist()
+    return rows[0] if rows else None
+
+
+def customer_portrait(ws: Workspace, user_id: str) -> PortraitCard:
+    """The card of ``user_id``; a clear error if the build has not run or the id is unknown."""
+    if "features" not in ws.con.list_tables():
+        raise WorkspaceError(f"No portraits yet; run `portrait build -w {ws.path}` first.")
+    features = _one(ws, "features", user_id)
+    if features is None:
+        raise WorkspaceError(
+            f"No customer {user_id!r} in this workspace's portraits; check the id "
+            "(ids are as the shop's data writes them, e.g. 12347)."
+        )
+    from portrait.pipeline import last_run
+
+    run = last_run(ws, "features")
+    as_of = str(run["as_of"])[:10] if run else "?"
+    card = PortraitCard(user_id, as_of, features=features)
+    card.sections["Key numbers (核心指标)"] = [
+        r for n in KEY_NUMBERS if (r := _row(features, n)) is not None
+    ]
+    segments = _one(ws, "segments", user_id) or {}
+    seg_rows = []
+    if segments.get("rfm_segment"):
+        seg = segments["rfm_segment"]
+        seg_rows.append(
+            ("RFM segment (RFM分层)", f"{seg} {SEGMENT_ZH.get(seg, '')} (R{segments['r_score']} "
+             f"F{segments['f_score']} M{segments['m_score'] or '-'})")
+        )  # fmt: skip
+    if segments.get("lifecycle_stage"):
+        stage = segments["lifecycle_stage"]
+        seg_rows.append(("Lifecycle stage (生命周期)", f"{stage} {STAGES.get(stage, '')}"))
+    if segments.get("cluster_name") is not None:
+        seg_rows.append(
+            ("Behavioural cluster (行为聚类)", f"{segments['cluster']}: {segments['cluster_name']}")
+        )
+    card.sections["Segments (分层)"] = seg_rows
+    tags = _one(ws, "tags", user_id) or {}
+    yes, facts = [], []
+    for tag in catalogue(ws.config):
+        value = tags.get(tag.name)
+        if tag.kind == "rule" and value is True:
+            yes.append(f"{tag.en} {tag.zh}")
+        elif tag.kind == "fact" and value is not None:
+            facts.append((f"{tag.en} ({tag.zh})", str(value)))
+    card.sections["Tags (标签)"] = ([("Tagged (命中标签)", "; ".join(yes))] if yes else []) + facts
+    card.sections["Behaviour (行为)"] = [
+        r for n in BEHAVIOUR if (r := _row(features, n)) is not None
+    ]
+    return card
