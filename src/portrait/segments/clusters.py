@@ -123,7 +123,7 @@ def cluster_customers(
                 names[i],
                 float(z[i]),
                 float(np.nanmean(raw[members, i])),
-                float(np.nanmean(raw[:, i])),
+                shop_mean[i],
             )
             for i in top
         ]
@@ -135,11 +135,7 @@ def cluster_customers(
                 name_zh="、".join(w for _, w in words),
                 size=int(members.sum()),
                 share=float(members.mean()),
-                value_share=(
-                    float(money[members].sum() / money.sum())
-                    if money is not None and money.sum()
-                    else None
-                ),
+                value_share=float(money[members].sum() / total) if total else None,
                 traits=traits,
             )
         )
