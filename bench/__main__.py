@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-BENCHMARKS = {"ingest": "bench.ingest"}
+BENCHMARKS = {"ingest": "bench.ingest", "features": "bench.features"}
 
 
 def main() -> int:

@@ -36,10 +36,90 @@ def generate(out: str, users: str, events_per_user: str, seed: str) -> None:
                   seed=int(seed), fmt="csv", tables=["events"])  # fmt: skip
 
 
+def generate_shop(out: str, users: str, events_per_user: str, seed: str) -> None:
+    from portrait.datasets.generator import generate_shop as generate
+
+    generate(out, users=int(users), events_per_user=float(events_per_user), seed=int(seed),
+             fmt="parquet")  # fmt: skip
+
+
+def ingest_shop(shop: str, workspace: str) -> None:
+    """Every table of a generated shop into a fresh workspace (Asia/Shanghai, like the data)."""
+    from pathlib import Path
+
+    from portrait import init_workspace
+    from portrait.config import shop_config
+    from portrait.ingest import ingest
+
+    ws = init_workspace(workspace, shop_config(name="bench", timezone="Asia/Shanghai",
+                                               currency="CNY"))  # fmt: skip
+    for table in ("users", "items", "events", "orders", "order_items", "reviews"):
+        report = ingest(ws, Path(shop) / f"{table}.parquet", table=table)
+        assert report.balanced and report.rejected == 0, report
+    ws.close()
+
+
+def _bench_as_of(ws) -> tuple:
+
+    from portrait.features import AsOf, default_as_of
+
+    day = default_as_of(ws)
+    return day, AsOf(day, ws.config.shop.timezone)
+
+
+def duckdb_features(workspace: str) -> None:
+    """The baseline: one hand-written statement computing the same aggregates."""
+    from datetime import timedelta
+
+    import duckdb
+
+    from bench.features import BASELINE_SQL
+    from portrait import open_workspace
+    from portrait.features._context import utc_of_local_midnight
+
+    ws = open_workspace(workspace)
+    day, ctx = _bench_as_of(ws)
+    tz = ws.config.shop.timezone
+    ws.close()
+    win = {f"w{d}": utc_of_local_midnight(day - timedelta(days=d), tz) for d in (7, 30, 90, 365)}
+    sql = BASELINE_SQL.format(tz=tz, cutoff=ctx.cutoff, asof=day, asof_day=ctx.day_number, **win)
+    con = duckdb.connect(f"{workspace}/warehouse.duckdb")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(sql)
+    print(con.execute("SELECT count(*) FROM baseline_features").fetchone()[0])
+    con.execute("DROP TABLE baseline_features")
+    con.close()
+
+
+def portrait_build(workspace: str) -> None:
+    """Portrait: every feature, segment and tag, rebuilt."""
+    import time as _time
+
+    from portrait import open_workspace
+    from portrait.pipeline import build
+
+    ws = open_workspace(workspace)
+    marks = {"t": _time.perf_counter()}
+    seconds = {}
+
+    def progress(stage: str, event: str) -> None:
+        if event == "start":
+            marks["t"] = _time.perf_counter()
+        elif event == "done":
+            seconds[stage] = round(_time.perf_counter() - marks["t"], 2)
+
+    build(ws, force=True, progress=progress)
+    ws.close()
+    print(" ".join(f"{k}={v}" for k, v in seconds.items()))
+
+
 if __name__ == "__main__":
     t0 = time.perf_counter()
     step, *args = sys.argv[1:]
-    {"duckdb_load": duckdb_load, "portrait_ingest": portrait_ingest, "generate": generate}[step](
-        *args
-    )
+    steps = {
+        "duckdb_load": duckdb_load, "portrait_ingest": portrait_ingest, "generate": generate,
+        "generate_shop": generate_shop, "ingest_shop": ingest_shop,
+        "duckdb_features": duckdb_features, "portrait_build": portrait_build,
+    }  # fmt: skip
+    steps[step](*args)
     print(f"# {step} {time.perf_counter() - t0:.2f}s", file=sys.stderr)

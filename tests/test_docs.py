@@ -37,3 +37,10 @@ def test_readme_quick_start_has_exactly_the_two_commands():
     commands = [ln.split("#")[0].strip() for ln in quick.strip().splitlines()]
     assert commands == ["make demo", "make test"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_features_doc_is_generated_from_the_registry():
+    from portrait.features import render_markdown as render_features
+
+    doc = (ROOT / "docs" / "features.md").read_text(encoding="utf-8")
+    assert doc == render_features(), "regenerate docs/features.md"

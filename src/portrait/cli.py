@@ -252,7 +252,24 @@ def demo(
             f"  busiest month (销售高峰): {peak['month']:%Y-%m} with {peak['revenue']:,.0f} {cur} "
             f"from {peak['customers']:,} customers"
         )
-    out.print(f"Workspace: {path}  (portrait status -w {path})")
+    from portrait.segments import SEGMENT_ZH, STAGES
+
+    out.print(f"[bold]Who the customers are (客户分层)[/], as of {result.build.as_of}:")
+    for row in result.segments["rfm_segment"][:6]:
+        name = row["segment"]
+        out.print(
+            f"  {name} {SEGMENT_ZH.get(name, '')}: {row['customers']:,} customers "
+            f"({row['share']:.0%}) bring {_pct(row['value_share'])} of the revenue"
+        )
+    stages = ", ".join(
+        f"{r['segment']} {STAGES.get(r['segment'], '')} {r['customers']:,}"
+        for r in result.segments["lifecycle_stage"]
+    )
+    out.print(f"  lifecycle (生命周期): {stages}")
+    out.print(
+        f"Workspace: {path}  (next: portrait segments / portrait tags / "
+        f"portrait profile USER_ID -w {path})"
+    )
     result.workspace.close()
 
 

@@ -2,7 +2,7 @@
 
 A sample of UCI Online Retail (CC BY 4.0; see ``data/README.md``): every line of 1,500
 customers over a year and a few thousand guest lines, ingested through the same preset a
-user would use on the full file, then summarised.
+user would use on the full file, built (features, segments, tags) and summarised.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from portrait.config import Config, ShopConfig
 from portrait.errors import WorkspaceError
 from portrait.ingest import IngestReport, ingest
 from portrait.overview import Overview, shop_overview
+from portrait.pipeline import BuildResult, build
+from portrait.segments import segment_table
 from portrait.workspace import Workspace, init_workspace, is_workspace
 
 SAMPLE = "online_retail_sample.csv.gz"
@@ -29,6 +31,9 @@ class DemoResult:
     workspace: Workspace
     ingest: IngestReport
     overview: Overview
+    build: BuildResult
+    #: segment column -> rows of segment_table
+    segments: dict[str, list[dict]]
 
 
 def demo_config() -> Config:
@@ -55,4 +60,5 @@ def run_demo(path: str | Path = "demo-shop", *, fresh: bool = True) -> DemoResul
     ws = init_workspace(path, demo_config())
     with as_file(files("portrait.datasets") / "data" / SAMPLE) as sample:
         report = ingest(ws, sample, preset="online-retail")
-    return DemoResult(ws, report, shop_overview(ws))
+    built = build(ws)
+    return DemoResult(ws, report, shop_overview(ws), built, segment_table(ws))

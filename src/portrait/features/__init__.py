@@ -8,7 +8,7 @@ Spark, from data strictly before the as-of date.
 from __future__ import annotations
 
 from portrait.features._context import AsOf
-from portrait.features._registry import FEATURES, Feature
+from portrait.features._registry import FEATURES, Feature, render_markdown
 from portrait.features.compute import (
     FeatureSet,
     build_features,
@@ -27,5 +27,6 @@ __all__ = [
     "compute_features",
     "default_as_of",
     "parse_as_of",
+    "render_markdown",
     "training_set",
 ]

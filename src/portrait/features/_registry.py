@@ -24,7 +24,7 @@ DType = Literal["int", "float", "string"]
 #: the data a feature needs; a shop without it gets the feature as null, with the reason
 Need = Literal["purchases", "amount", "discount", "quantity", "category", "brand", "price",
                "events", "reviews", "rating"]  # fmt: skip
-Source = Literal["purchases", "lines", "events", "activity", "reviews", "first_seen"]
+Source = Literal["purchases", "lines", "events", "carts", "activity", "reviews", "first_seen"]
 
 IBIS_TYPES: dict[str, dt.DataType] = {"int": dt.int64, "float": dt.float64, "string": dt.string}
 
@@ -82,3 +82,24 @@ def block(name: str, source: Source, features: list[Feature]) -> Callable[..., A
         return fn
 
     return decorator
+
+
+def render_markdown() -> str:
+    """``docs/features.md``: every feature, generated from the registry (a test checks it)."""
+    from portrait.features import definitions  # noqa: F401 - registers the features
+
+    lines = [
+        "# Features (特征)",
+        "",
+        "Every feature of a customer, computed as of a local date from data before it.",
+        "Generated from `src/portrait/features/definitions.py`.",
+        "",
+        "| feature | type | window | needs | meaning | 含义 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in FEATURES.values():
+        window = f"{f.window} days" if f.window else "all history"
+        lines.append(
+            f"| `{f.name}` | {f.dtype} | {window} | {', '.join(f.needs)} | {f.en} | {f.zh} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -170,6 +170,18 @@ def events(tables: Mapping[str, ir.Table], ctx: AsOf) -> ir.Table:
     return e.filter(e.ts < ctx.cutoff_literal())
 
 
+def carts(tables: Mapping[str, ir.Table], ctx: AsOf, counts: Mapping[str, int]) -> ir.Table:
+    """Each product a customer put in the cart before the cutoff, and whether they bought it
+    (in a completed purchase before the cutoff: order lines, or order events with an item)."""
+    e = events(tables, ctx)
+    carted = e.filter(e.event_type == "cart", e.item_id.notnull()).select("user_id", "item_id")
+    bought = lines(tables, ctx, counts).select("user_id", "item_id").distinct()
+    flagged = carted.distinct().left_join(
+        bought.mutate(_bought=ibis.literal(True)), ["user_id", "item_id"]
+    )
+    return flagged.select("user_id", "item_id", bought=flagged._bought.fill_null(False))
+
+
 def activity(tables: Mapping[str, ir.Table], ctx: AsOf, counts: Mapping[str, int]) -> ir.Table:
     """When each customer was active: behaviour events if the shop logs them, else purchases."""
     if counts["events"] > 0:

@@ -136,6 +136,7 @@ def compute_features(
                 "purchases": lambda: _sources.orders(tables, ctx, counts),
                 "lines": lambda: _sources.lines(tables, ctx, counts),
                 "events": lambda: _sources.events(tables, ctx),
+                "carts": lambda: _sources.carts(tables, ctx, counts),
                 "activity": lambda: _sources.activity(tables, ctx, counts),
                 "reviews": lambda: _sources.reviews(tables, ctx),
                 "first_seen": lambda: _sources.first_seen(tables, ctx, counts),

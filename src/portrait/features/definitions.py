@@ -397,31 +397,11 @@ register(
 )
 
 
-@block(
-    "cart_abandonment",
-    "events",
-    [
-        Feature(
-            "cart_abandonment_rate",
-            "float",
-            "Share of products put in the cart that were never bought.",
-            "加购未购买商品占比",
-            "events",
-            needs=("events",),
-            unit="share",
-        ),
-    ],
-)
-def _cart_abandonment(events: ir.Table, ctx: AsOf) -> ir.Table:
-    carted = events.filter(events.event_type == "cart", events.item_id.notnull())
-    carted = carted.select("user_id", "item_id").distinct()
-    bought = events.filter(events.event_type == "order").select("user_id", "item_id").distinct()
-    flagged = carted.left_join(
-        bought.mutate(_bought=ibis.literal(1)), ["user_id", "item_id"]
-    ).select("user_id", _bought=ibis._._bought)
-    return flagged.group_by("user_id").aggregate(
-        cart_abandonment_rate=_ratio(flagged._bought.isnull().sum(), flagged.count())
-    )
+register(Feature(
+    "cart_abandonment_rate", "float", "Share of products put in the cart that were never bought.",
+    "加购未购买商品占比", "carts", needs=("events",), unit="share",
+    agg=lambda t, c: _ratio((~t.bought).sum(), t.count()),
+))  # fmt: skip
 
 
 # -- time habits --------------------------------------------------------------------------------

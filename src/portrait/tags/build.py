@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from portrait.features import FEATURES
 from portrait.tags.catalogue import Tag, catalogue
 from portrait.tags.rules import Stat
 
@@ -32,14 +33,16 @@ def _statistics(features: ir.Table, tags: list[Tag]) -> dict[Stat, float]:
     if not stats:
         return {}
     ordered = sorted(stats, key=lambda s: (s.feature, s.quantile or -1))
-    exprs = {
-        f"s{i}": (
-            features[s.feature].mean()
-            if s.quantile is None
-            else features[s.feature].quantile(s.quantile)
-        ).cast(dt.float64)
-        for i, s in enumerate(ordered)
-    }
+    exprs = {}
+    for i, s in enumerate(ordered):
+        col = features[s.feature]
+        # counts and sums are 0 for customers who never did the thing; their statistics are
+        # taken over those who did, or p50(monetary_365d) would be 0 in most shops
+        where = col > 0 if FEATURES[s.feature].default == 0 else None
+        value = (
+            col.mean(where=where) if s.quantile is None else col.quantile(s.quantile, where=where)
+        )
+        exprs[f"s{i}"] = value.cast(dt.float64)
     row = features.aggregate(**exprs).to_pyarrow().to_pylist()[0]
     return {s: row[f"s{i}"] for i, s in enumerate(ordered)}
 

@@ -9,7 +9,8 @@ A rule reads like the conditions operators write in tag platforms::
 Features are named as in ``portrait tags``; numbers, 'strings', ``true``/``false``; ``and``,
 ``or``, ``not``; comparisons ``== != < <= > >=``, ``in [...]``, ``is null``/``is not null``;
 arithmetic ``+ - * /``; and shop-wide statistics of a feature: ``p1(f)`` .. ``p99(f)``
-(percentiles), ``median(f)`` and ``mean(f)``, computed over customers with a value.
+(percentiles), ``median(f)`` and ``mean(f)``, computed over customers with a value (for counts
+and sums, over customers with a value above zero).
 
 The grammar is Python's expression grammar, parsed with :mod:`ast` and restricted to the
 node types above: a parser that already exists and reports positions, rather than a new one
