@@ -140,7 +140,8 @@ seen AS (
     SELECT user_id, signup_ts AS ts FROM users WHERE signup_ts < TIMESTAMP '{cutoff}'
     UNION ALL SELECT user_id, ts FROM o
     UNION ALL SELECT user_id, ts FROM e
-    UNION ALL SELECT user_id, ts FROM reviews WHERE user_id IS NOT NULL AND ts < TIMESTAMP '{cutoff}'
+    UNION ALL SELECT user_id, ts FROM reviews
+              WHERE user_id IS NOT NULL AND ts < TIMESTAMP '{cutoff}'
   ) GROUP BY user_id
 )
 SELECT seen.user_id, po.* EXCLUDE (user_id), gaps.last_gap_days,
@@ -185,8 +186,11 @@ def run(*, users: int, events_per_user: float, seed: int, baseline: bool) -> dic
                                 "rows": int(out.split()[0])}  # fmt: skip
     secs, peak, out = run_measured(["portrait_build", str(ws)])
     stages = dict(pair.split("=") for pair in out.split())
-    result["portrait_build"] = {"seconds": round(secs, 2), "peak_gb": round(peak, 2),
-                                "stage_seconds": {k: float(v) for k, v in stages.items()}}  # fmt: skip
+    result["portrait_build"] = {
+        "seconds": round(secs, 2),
+        "peak_gb": round(peak, 2),
+        "stage_seconds": {k: float(v) for k, v in stages.items()},
+    }
     ok = peak < MAX_PEAK_GB
     if baseline:
         result["ratio"] = round(secs / result["duckdb_sql"]["seconds"], 2)

@@ -65,7 +65,15 @@ class Workspace:
     def con(self) -> ibis.BaseBackend:
         """The Ibis DuckDB backend on ``warehouse.duckdb``, opened on first use."""
         if self._con is None:
-            self._con = ibis.duckdb.connect(str(self.path / WAREHOUSE_FILE))
+            try:
+                self._con = ibis.duckdb.connect(str(self.path / WAREHOUSE_FILE))
+            except Exception as exc:  # duckdb.IOException; duckdb is imported lazily by ibis
+                if "lock" not in str(exc).lower():
+                    raise
+                raise WorkspaceError(
+                    f"The workspace {self.path} is open in another process (a running "
+                    "`portrait` command or a Python session); close it and try again."
+                ) from None
             settings = {"TimeZone": "UTC"}
             if self.config.engine.memory_limit:
                 settings["memory_limit"] = self.config.engine.memory_limit

@@ -23,7 +23,7 @@ from support import run_cli
         ("top_category in [1, 2]", "type mismatch: 'in' needs a list of strings"),
         ("recency_days == null", "is null"),
         ("p80(top_category) < 3", "p80() takes one numeric feature"),
-        ("frequency", "is a number, not a condition"),
+        ("frequency", "the rule is a number, not a condition"),
         ("__import__('os')", "the only functions are"),
         ("frequency.real > 1", "is not allowed in a rule"),
         ("", "the rule is empty"),
@@ -40,7 +40,7 @@ def test_each_kind_of_mistake_names_the_tag_and_the_problem(rule, problem):
 
 
 def test_positions_point_at_the_mistake():
-    with pytest.raises(ConfigError, match=r"position 20 of .*unknown feature 'orderz_90d'"):
+    with pytest.raises(ConfigError, match=r"position 19 of .*unknown feature 'orderz_90d'"):
         parse_config('[tags.rules]\nt = "frequency > 1 and orderz_90d > 2"\n')
 
 

@@ -88,8 +88,8 @@ def parse_rule(tag: str, text: str, feature_types: Mapping[str, str]) -> Rule:
     kind = checker.visit(tree)
     if kind != "boolean":
         raise RuleError(
-            f"tag {tag!r}: the rule {source!r} is a {kind}, not a condition; compare it, "
-            f"e.g. '{source} > 0'."
+            f"tag {tag!r}, position 1 of {source!r}: the rule is a {kind}, not a condition; "
+            f"compare it, e.g. '{source} > 0'."
         )
     return Rule(tag, source, frozenset(checker.features), frozenset(checker.stats), tree)
 
@@ -129,9 +129,9 @@ class _Checker:
         if node.id not in self.types:
             close = difflib.get_close_matches(node.id, list(self.types), n=1)
             hint = (
-                f"; did you mean {close[0]!r}?"
+                f" (did you mean {close[0]!r}?)"
                 if close
-                else "; `portrait tags --features` lists them"
+                else " (`portrait tags --features` lists them)"
             )
             raise self.fail(node, f"unknown feature {node.id!r}{hint}")
         self.features.add(node.id)
