@@ -165,6 +165,22 @@ class SegmentsConfig(_Strict):
         return self
 
 
+class ValueConfig(_Strict):
+    """Customer value (CLV) and churn models."""
+
+    #: repeat-purchase model: "bgnbd" (Fader, Hardie & Lee 2005) or "mbgnbd" (modified)
+    model: Literal["bgnbd", "mbgnbd"] = "bgnbd"
+    #: time unit of the purchase model; purchases in one period count once
+    time_unit: Literal["days", "weeks"] = "days"
+    #: CLV horizon in months, and the annual discount rate (0.1 = 10%)
+    clv_months: int = Field(default=12, ge=1, le=120)
+    discount_rate: float = Field(default=0.10, ge=0, le=1)
+    #: churn means no completed purchase in this many days
+    churn_horizon_days: int = Field(default=90, ge=7, le=730)
+    #: L2 penalty on the purchase and spend models' parameters (0 = maximum likelihood)
+    penalizer: float = Field(default=0.0, ge=0)
+
+
 class Config(_Strict):
     """The whole of ``portrait.toml``."""
 
@@ -172,6 +188,7 @@ class Config(_Strict):
     engine: EngineConfig = EngineConfig()
     tags: TagsConfig = Field(default_factory=TagsConfig)
     segments: SegmentsConfig = SegmentsConfig()
+    value: ValueConfig = ValueConfig()
 
 
 def _describe(err: dict) -> str:
@@ -215,7 +232,7 @@ def load_config(path: str | Path) -> Config:
 
 def render_config(config: Config) -> str:
     """The text ``portrait init`` writes: every setting, with a comment on what it does."""
-    shop, engine, seg = config.shop, config.engine, config.segments
+    shop, engine, seg, value = config.shop, config.engine, config.segments, config.value
     threads = "" if engine.threads is None else f"threads = {engine.threads}\n"
     return f"""\
 # Portrait workspace configuration. Checked when loaded; see docs/configuration.md.
@@ -244,6 +261,16 @@ active_days = {seg.active_days}
 churn_days = {seg.churn_days}
 # Behavioural clusters: 2 .. max_clusters are tried and the best silhouette wins.
 max_clusters = {seg.max_clusters}
+
+[value]
+# Repeat-purchase model: "bgnbd" or "mbgnbd"; its time unit: "days" or "weeks".
+model = "{value.model}"
+time_unit = "{value.time_unit}"
+# Customer lifetime value over this many months, discounted at this annual rate.
+clv_months = {value.clv_months}
+discount_rate = {value.discount_rate}
+# Churn = no completed purchase in this many days.
+churn_horizon_days = {value.churn_horizon_days}
 
 # Rule tags: conditions over features (portrait tags --features lists them), e.g.
 # [tags.rules]

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 STAGES: dict[str, tuple[str, ...]] = {
     "features": ("features",),
     "segments": ("segments", "cluster_profiles"),
+    "value": ("value",),
     "tags": ("tags",),
 }
 
@@ -38,6 +39,8 @@ class BuildResult:
     rows: dict[str, int] = field(default_factory=dict)
     #: features the shop's data cannot support, with the reason
     missing: dict[str, str] = field(default_factory=dict)
+    #: what the models want the operator to know (no amounts, no churn model ...)
+    notes: list[str] = field(default_factory=list)
 
 
 def _fingerprint(ws: Workspace, as_of: date, engine: str) -> str:
@@ -76,6 +79,7 @@ def build(
     from portrait.features import build_features, parse_as_of
     from portrait.segments import build_segments
     from portrait.tags import build_tags
+    from portrait.value import build_value
 
     day = parse_as_of(as_of, ws)
     engine = engine or ws.config.engine.backend
@@ -110,6 +114,10 @@ def build(
                 clustering = build_segments(ws, missing=result.missing)
                 run["rows"] = ws.count("segments")
                 params["clusters"] = clustering.k
+            elif stage == "value":
+                valued = build_value(ws, day, engine=engine)
+                run["rows"] = valued.customers
+                result.notes += valued.notes
             else:
                 run["rows"] = build_tags(ws, result.missing)
             # the missing features travel with every stage's run, for `portrait tags`

@@ -101,9 +101,10 @@ class TagSummary:
 def build_tags(ws: Workspace, missing: dict[str, str] | None = None) -> int:
     """Compute every tag from ``features`` (and ``segments``) into the table ``tags``."""
     features = ws.table("features")
-    if "segments" in ws.con.list_tables():
-        segments = ws.table("segments")
-        features = features.left_join(segments, "user_id").drop("user_id_right")
+    existing = set(ws.con.list_tables())
+    for name in ("segments", "value"):
+        if name in existing:
+            features = features.left_join(ws.table(name), "user_id").drop("user_id_right")
     tags = catalogue(ws.config)
     stats = _statistics(features, tags)
     exprs = tag_expressions(features, tags, stats, set(missing or {}))

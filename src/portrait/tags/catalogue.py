@@ -4,8 +4,8 @@
   own percentiles), or show it as it is (the top category);
 - **rule** tags are conditions over features (:mod:`portrait.tags.rules`), built in or
   written in ``portrait.toml``;
-- **model** tags come from models: RFM segment, lifecycle stage and behavioural cluster
-  now; churn risk and value tier when those models land.
+- **model** tags come from models: RFM segment, lifecycle stage, behavioural cluster, value
+  tier, churn risk and the expected next-purchase window.
 
 Each tag has English and Chinese display names and a description.
 """
@@ -41,7 +41,7 @@ class Tag:
     labels: tuple[str, ...] = ()
     #: rule tags
     rule: Rule | None = None
-    #: model tags: the column of the segments table
+    #: model tags: the column of the segments or value table
     column: str | None = None
     #: feature names it reads
     reads: tuple[str, ...] = field(default=())
@@ -112,6 +112,15 @@ BUILT_IN: tuple[Tag, ...] = (
     Tag("cluster", "model", "Behavioural cluster", "行为聚类",
         "Cluster of customers with similar behaviour; portrait segments describes each.",
         column="cluster_name"),
+    Tag("value_tier", "model", "Value tier", "价值等级",
+        "Predicted 12-month value (CLV; expected purchases without prices): top 20% high, "
+        "next 30% medium.", column="value_tier"),
+    Tag("churn_risk", "model", "Churn risk", "流失风险",
+        "Probability of no purchase in the churn window: high from 70%, medium from 40%.",
+        column="churn_risk"),
+    Tag("next_purchase_window", "model", "Expected next purchase", "预计下次购买",
+        "The first window in which a purchase is more likely than not (BG/NBD).",
+        column="next_purchase_window"),
 )
 # fmt: on
 

@@ -1,0 +1,137 @@
+"""The repeat-purchase models' common interface: fit, P(alive), expected purchases.
+
+BG/NBD and its modified form share their story (Fader, Hardie and Lee 2005): while alive, a
+customer buys as a Poisson process with rate lambda ~ Gamma(r, alpha); after each purchase
+they drop out with probability p ~ Beta(a, b). Each model supplies four pieces (the
+log-likelihood, the log-odds of having dropped out, the expected purchases of a customer who
+is alive, and those of a new customer); everything a user asks for is built from them here.
+
+Times are scaled so that the longest ``T`` is 10 before fitting (as lifetimes does), which
+keeps every parameter near 1 whatever the time unit; ``alpha`` is scaled back afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.special import expit
+
+from portrait.value._base import (
+    FittedModel,
+    as_array,
+    check_summary,
+    distinct_rows,
+    maximise,
+)
+
+
+class PurchaseModel(FittedModel):
+    """Base of the repeat-purchase models; use :class:`BetaGeoModel` and its siblings."""
+
+    param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
+
+    def __init__(self, *, penalizer: float = 0.0) -> None:
+        self.penalizer = penalizer
+
+    # -- what each model defines ------------------------------------------------------------
+    @staticmethod
+    def _loglik(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def _dropout_log_odds(
+        params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        """log(P(dropped out) / P(alive)) given the history; -inf where alive for certain."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _expected_if_alive(
+        params: np.ndarray, t: float, x: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def _expected_new(params: np.ndarray, t: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    # -- fitting ----------------------------------------------------------------------------
+    def fit(self, frequency: Any, recency: Any, T: Any) -> PurchaseModel:
+        """Maximum-likelihood fit on the customers' (frequency, recency, T).
+
+        Parameters
+        ----------
+        frequency
+            Repeat purchases of each customer (purchase periods after the first).
+        recency
+            Time from the first to the last purchase (0 without a repeat purchase).
+        T
+            Time from the first purchase to the end of the calibration period.
+        """
+        x, tx, t = check_summary(frequency, recency, T)
+        scale = 10.0 / max(float(t.max()), 1e-9)
+        (ux, utx, ut), weights = distinct_rows(x, tx * scale, t * scale)
+        start = np.array([1.0, 1.0, 1.0, 1.0])
+        params, ll, ok = maximise(
+            lambda p: self._loglik(p, ux, utx, ut), start, weights, penalizer=self.penalizer
+        )
+        params[1] /= scale  # alpha is in time units
+        self.params_ = dict(zip(self.param_names, (float(v) for v in params), strict=True))
+        self.log_likelihood_ = float(
+            weights @ self._loglik(params, ux, utx / scale, ut / scale) / weights.sum()
+        )
+        self.customers_ = len(x)
+        self.converged_ = ok
+        self.warnings_ = []
+        if not ok:
+            self.warnings_.append("the optimiser stopped before converging; treat with care")
+        at_bounds = self._at_bounds()
+        if {"a", "b"} & set(at_bounds):
+            self.warnings_.append(
+                "the data show almost no drop-out (a or b at its bound): customers are "
+                "predicted to stay, as in a model without churn"
+            )
+        elif at_bounds:
+            self.warnings_.append(f"{', '.join(at_bounds)} at the bound of the search")
+        return self
+
+    # -- predictions -------------------------------------------------------------------------
+    def _inputs(self, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, ...]:
+        params = self._check_fitted()
+        return (params, *check_summary(frequency, recency, T))
+
+    def conditional_probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """P(alive) at the end of the calibration period, given each customer's history."""
+        params, x, tx, t = self._inputs(frequency, recency, T)
+        return expit(-self._dropout_log_odds(params, x, tx, t))
+
+    def conditional_expected_purchases(
+        self, t: float, frequency: Any, recency: Any, T: Any
+    ) -> np.ndarray:
+        """Expected repeat purchases in the next ``t`` time units, given the history."""
+        params, x, tx, big_t = self._inputs(frequency, recency, T)
+        alive = expit(-self._dropout_log_odds(params, x, tx, big_t))
+        if t <= 0:
+            return np.zeros_like(x)
+        return alive * self._expected_if_alive(params, float(t), x, big_t)
+
+    def probability_purchase_within(
+        self, t: float, frequency: Any, recency: Any, T: Any
+    ) -> np.ndarray:
+        """P(at least one purchase in the next ``t`` time units), given the history.
+
+        Alive customers drop out only right after a purchase, so one who is alive buys
+        nothing in ``t`` with probability E[exp(-lambda t)] under the posterior
+        lambda ~ Gamma(r + x, alpha + T): ((alpha + T) / (alpha + T + t))^(r + x).
+        """
+        params, x, tx, big_t = self._inputs(frequency, recency, T)
+        r, alpha = params[0], params[1]
+        alive = expit(-self._dropout_log_odds(params, x, tx, big_t))
+        none = np.exp((r + x) * (np.log(alpha + big_t) - np.log(alpha + big_t + t)))
+        return alive * (1.0 - none)
+
+    def expected_purchases(self, t: Any) -> np.ndarray:
+        """Expected repeat purchases of a new customer in ``t`` time units after the first."""
+        params = self._check_fitted()
+        return self._expected_new(params, as_array(np.atleast_1d(t), "t"))
