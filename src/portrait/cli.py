@@ -316,7 +316,7 @@ def build(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
-    """Build features, segments and tags (the stages that are stale), in order.
+    """Build features, segments, value models and tags (the stale stages), in order.
 
     Example: portrait build --as-of 2011-12-10 -w my-shop
     """
@@ -347,6 +347,8 @@ def build(
         out.print(
             f"  {len(result.missing)} features are empty for this shop's data; see portrait tags"
         )
+    for note in result.notes:
+        out.print(f"  note (提示): {escape(note)}")
 
 
 @app.command()
@@ -477,6 +479,70 @@ def profile(
         out.print(f"[bold]{title}[/]")
         for label, value in rows:
             out.print(f"  {label}: {escape(value)}")
+
+
+@app.command()
+def value(
+    calibration_end: Annotated[
+        str | None,
+        typer.Option(help="Last day of the calibration period (default: 60% into the data)."),
+    ] = None,
+    holdout_end: Annotated[
+        str | None, typer.Option(help="Last day of the holdout (default: the data's end).")
+    ] = None,
+    churn_date: Annotated[
+        str | None,
+        typer.Option(help="Date the churn model is tested at (default: the latest possible)."),
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Customer value and churn: the saved models and how well they predict.
+
+    Fits the purchase model up to --calibration-end and compares its predictions of the
+    holdout with what customers did and with two baselines; trains the churn model on an
+    earlier date and tests it on a later one against three baselines.
+
+    Example: portrait value --calibration-end 2011-06-30 -w my-shop
+    """
+    from portrait.value import evaluate_churn, evaluate_holdout, load_models
+    from portrait.value.report import churn_tables, default_calibration_end, holdout_tables
+
+    with _open(workspace) as ws:
+        cfg = ws.config.value
+        try:
+            saved = load_models(ws)
+        except PortraitError:
+            saved = None
+        cal_end = calibration_end or str(default_calibration_end(ws))
+        holdout = evaluate_holdout(
+            ws, cal_end, holdout_end, model=cfg.model, unit=cfg.time_unit, penalizer=cfg.penalizer
+        )
+        churn = evaluate_churn(
+            ws, churn_date, horizon_days=cfg.churn_horizon_days, purchase_model=cfg.model,
+            unit=cfg.time_unit, seed=ws.config.segments.seed,
+        )  # fmt: skip
+        currency = ws.config.shop.currency
+    if saved is not None:
+        p = saved.meta["purchase"]
+        params = ", ".join(f"{k}={v:.4g}" for k, v in p["params"].items())
+        out.print(
+            f"[bold]Saved models (已保存模型)[/] as of {p['as_of']}, fitted on {p['customers']:,} "
+            f"customers' purchases {p['data_from']}..{p['data_to']} (Portrait "
+            f"{p['portrait_version']}): {p['kind']} {params}"
+        )
+        if saved.spend is not None:
+            params = ", ".join(f"{k}={v:.4g}" for k, v in saved.spend.params_.items())
+            out.print(f"  gamma_gamma {params}; mean spend per purchase "
+                      f"{saved.spend.population_mean():,.2f} {currency}")  # fmt: skip
+    else:
+        out.print("No saved models yet (尚未保存模型): run portrait build to fit and save them.")
+    for report in [*holdout_tables(holdout), *churn_tables(churn)]:
+        grid = Table(*report.header, title=report.title, title_justify="left")
+        for row in report.rows:
+            grid.add_row(*row)
+        out.print(grid)
+        for note in report.notes:
+            out.print(f"  {escape(note)}")
 
 
 def main() -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import ibis
 
+from portrait.errors import ConfigError
 from portrait.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -73,14 +74,24 @@ def build(
     *,
     engine: str | None = None,
     force: bool = False,
+    stages: Iterable[str] | None = None,
     progress: Callable[[str, str], None] | None = None,
 ) -> BuildResult:
-    """Run the stale stages, in order; ``progress(stage, "start"|"done"|"skip")``."""
+    """Run the stale stages, in order; ``progress(stage, "start"|"done"|"skip")``.
+
+    ``stages`` limits the run to those stages (the others are left as they are).
+    """
     from portrait.features import build_features, parse_as_of
     from portrait.segments import build_segments
     from portrait.tags import build_tags
     from portrait.value import build_value
 
+    chosen = set(STAGES if stages is None else stages)
+    if chosen - set(STAGES):
+        raise ConfigError(
+            f"Unknown stage {sorted(chosen - set(STAGES))[0]!r}; the stages are "
+            f"{', '.join(STAGES)}."
+        )
     day = parse_as_of(as_of, ws)
     engine = engine or ws.config.engine.backend
     stamp = _fingerprint(ws, day, engine)
@@ -88,6 +99,8 @@ def build(
     existing = set(ws.con.list_tables())
     stale = force
     for stage, outputs in STAGES.items():
+        if stage not in chosen:
+            continue
         previous = last_run(ws, stage)
         current = (
             previous is not None

@@ -65,6 +65,50 @@ def _one(ws: Workspace, table: str, user_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def _value_rows(ws: Workspace, user_id: str, features: dict[str, Any]) -> list[tuple[str, str]]:
+    """CLV, P(alive), expected purchases and churn risk with its top reasons."""
+    from portrait.value import RISK_ZH, TIER_ZH, WINDOW_ZH
+    from portrait.value.report import feature_label
+
+    v = _one(ws, "value", user_id)
+    if v is None:
+        return []
+    currency = ws.config.shop.currency
+    months = ws.config.value.clv_months
+    rows = []
+    if v["clv"] is not None and v["clv"] == v["clv"]:
+        rows.append((f"Predicted value, next {months} months (预测{months}个月价值)",
+                     f"{v['clv']:,.2f} {currency}; tier {v['value_tier']} "
+                     f"{TIER_ZH.get(v['value_tier'], '')}"))  # fmt: skip
+    else:
+        rows.append(
+            ("Value tier (价值等级)", f"{v['value_tier']} {TIER_ZH.get(v['value_tier'], '')}")
+        )
+    rows.append(("Still a customer, probability (仍活跃概率)", f"{v['p_alive']:.0%}"))
+    rows.append(("Expected purchases, next 90 days (未来90天预计购买)",
+                 f"{v['expected_purchases_90d']:.2f}"))  # fmt: skip
+    window = v["next_purchase_window"]
+    rows.append(("Next purchase expected (预计下次购买)", f"{window} {WINDOW_ZH.get(window, '')}"))
+    if v["churn_probability"] is not None:
+        rows.append((f"Churn risk, {ws.config.value.churn_horizon_days} days (流失风险)",
+                     f"{v['churn_probability']:.0%} {v['churn_risk']} "
+                     f"{RISK_ZH.get(v['churn_risk'], '')}"))  # fmt: skip
+    reasons = []
+    for k in (1, 2, 3) if v["churn_risk"] in ("medium", "high") else ():
+        name = v.get(f"churn_reason_{k}")
+        if name:
+            value = features.get(name, v.get(name))
+            shown = (
+                _fmt(name, value)
+                if name in FEATURES and value is not None
+                else (f"{value:.2f}" if isinstance(value, float) else "")
+            )
+            reasons.append(f"{feature_label(name)}{': ' + shown if shown else ''}")
+    if reasons:
+        rows.append(("What raises the risk most (主要流失原因)", "; ".join(reasons)))
+    return rows
+
+
 def customer_portrait(ws: Workspace, user_id: str) -> PortraitCard:
     """The card of ``user_id``; a clear error if the build has not run or the id is unknown."""
     if "features" not in ws.con.list_tables():
@@ -99,6 +143,7 @@ def customer_portrait(ws: Workspace, user_id: str) -> PortraitCard:
             ("Behavioural cluster (行为聚类)", f"{segments['cluster']}: {segments['cluster_name']}")
         )
     card.sections["Segments (分层)"] = seg_rows
+    card.sections["Value and churn risk (价值与流失风险)"] = _value_rows(ws, user_id, features)
     tags = _one(ws, "tags", user_id) or {}
     yes, facts = [], []
     for tag in catalogue(ws.config):

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 #: features never given to the model: identifiers and text
 _EXCLUDED = {f.name for f in FEATURES.values() if not f.numeric}
 _MIN_CUSTOMERS = 50
+#: customers per training snapshot above which a fixed sample is taken
+MAX_TRAIN_CUSTOMERS = 200_000
 #: monthly snapshots stacked for training
 SNAPSHOTS, SNAPSHOT_STEP_DAYS = 3, 30
 #: churn risk bands on the predicted probability
@@ -230,10 +232,19 @@ def labelled(
     ws: Workspace, as_of: date, horizon_days: int, *, model: str = "bgnbd", unit: str = "days",
     engine: str | None = None,
 ) -> pa.Table:  # fmt: skip
-    """Buyers' features and purchase scores as of ``as_of``, and ``churned`` after it."""
+    """Buyers' features and purchase scores as of ``as_of``, and ``churned`` after it.
+
+    Above :data:`MAX_TRAIN_CUSTOMERS` buyers, a fixed sample of them (by a hash of the id,
+    so the same customers every time) keeps the training set in memory.
+    """
     from portrait.features import training_set
 
-    table = training_set(ws, as_of, horizon_days=horizon_days, engine=engine).to_pyarrow()
+    expr = training_set(ws, as_of, horizon_days=horizon_days, engine=engine)
+    buyers = int(expr.count().execute())
+    if buyers > MAX_TRAIN_CUSTOMERS:
+        every = -(-buyers // MAX_TRAIN_CUSTOMERS)
+        expr = expr.filter(expr.user_id.hash() % every == 0)
+    table = expr.to_pyarrow()
     scores = purchase_scores(ws, as_of, horizon_days, model=model, unit=unit, engine=engine)
     return with_purchase_scores(table, scores)
 
