@@ -285,20 +285,31 @@ def generate(
     tables: Annotated[
         str | None, typer.Option(help="Comma-separated tables to write (default all).")
     ] = None,
+    bgnbd: Annotated[
+        str | None,
+        typer.Option(help="Plant a BG/NBD purchase process: r,alpha,a,b (alpha in days)."),
+    ] = None,
 ) -> None:
     """Write a synthetic shop (all canonical tables) for benchmarks and experiments.
 
     Example: portrait generate --users 100000 --format csv --out /tmp/shop
     """
     from portrait.datasets.generator import generate_shop
+    from portrait.errors import ConfigError
 
     if fmt not in ("parquet", "csv"):
-        from portrait.errors import ConfigError
-
         raise ConfigError(f"--format {fmt!r} is not supported; use parquet or csv.")
+    planted = None
+    if bgnbd:
+        try:
+            planted = [float(v) for v in bgnbd.split(",")]
+        except ValueError:
+            raise ConfigError(
+                f"--bgnbd {bgnbd!r} is not four numbers; write it like 0.25,20,0.8,2.5."
+            ) from None
     written = generate_shop(
         out_dir, users=users, seed=seed, fmt=fmt, days=days, start=start,  # type: ignore[arg-type]
-        events_per_user=events_per_user,
+        events_per_user=events_per_user, bgnbd=planted,
         tables=[t.strip() for t in tables.split(",")] if tables else None,
     )  # fmt: skip
     for table, n in written.items():

@@ -245,14 +245,52 @@ class _Orders:
     unit: np.ndarray  # cents
 
 
-def _orders(rng: np.random.Generator, u: _Users, cat: _Catalogue) -> _Orders:
-    """Repeat buying: a Poisson process with gamma-distributed rates over a churn lifetime."""
-    shape = _RATE_SHAPE[u.kind]
-    rate = rng.gamma(shape, _ORDERS_PER_YEAR[u.kind] / shape) / 365 / _DAY
-    n = rng.poisson(rate * u.span)
-    n[u.kind == _KINDS.index("one_time")] = 1
-    user = np.repeat(np.arange(len(n)), n)
-    ts = u.active_start[user] + (rng.random(len(user)) * u.span[user]).astype(np.int64)
+def _bgnbd_purchases(
+    rng: np.random.Generator, n: int, window: tuple[int, int], params: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Purchases drawn from BG/NBD (Fader, Hardie and Lee 2005) with known parameters.
+
+    Each customer buys first at a uniform time in the window, then at rate
+    lambda ~ Gamma(r, alpha) per day, dropping out after each repeat purchase with
+    probability p ~ Beta(a, b); purchases after the window's end are not observed.
+    """
+    r, alpha, a, b = params
+    start, end = window
+    lam = rng.gamma(r, 1.0 / alpha, n) / _DAY
+    p = rng.beta(a, b, n)
+    t = start + rng.random(n) * (end - start)
+    users, times = [np.arange(n)], [t.copy()]
+    alive = np.ones(n, bool)  # BG/NBD: drop-out only after a repeat purchase
+    idx = np.arange(n)
+    while alive.any():
+        idx, t, lam_i, p_i = idx[alive], t[alive], lam[idx[alive]], p[idx[alive]]
+        t = t + rng.exponential(1.0, len(idx)) / lam_i
+        seen = t < end
+        idx, t, p_i = idx[seen], t[seen], p_i[seen]
+        users.append(idx)
+        times.append(t.copy())
+        alive = rng.random(len(idx)) >= p_i
+    return np.concatenate(users), np.concatenate(times).astype(np.int64)
+
+
+def _orders(
+    rng: np.random.Generator,
+    u: _Users,
+    cat: _Catalogue,
+    window: tuple[int, int],
+    planted: Sequence[float] | None = None,
+) -> _Orders:
+    """Repeat buying: a Poisson process with gamma-distributed rates over a churn lifetime,
+    or, with ``planted`` = (r, alpha, a, b), exactly the BG/NBD process."""
+    if planted is None:
+        shape = _RATE_SHAPE[u.kind]
+        rate = rng.gamma(shape, _ORDERS_PER_YEAR[u.kind] / shape) / 365 / _DAY
+        n = rng.poisson(rate * u.span)
+        n[u.kind == _KINDS.index("one_time")] = 1
+        user = np.repeat(np.arange(len(n)), n)
+        ts = u.active_start[user] + (rng.random(len(user)) * u.span[user]).astype(np.int64)
+    else:
+        user, ts = _bgnbd_purchases(rng, len(u.kind), window, planted)
     by = np.lexsort((ts, user))
     user, ts = user[by], ts[by]
     kind, n_orders = u.kind[user], len(user)
@@ -269,6 +307,8 @@ def _orders(rng: np.random.Generator, u: _Users, cat: _Catalogue) -> _Orders:
     off = (subtotal * rng.uniform(0.03, 0.15, n_orders) // 100 * 100).astype(np.int64)
     discount = np.where(coupon, np.minimum(off, subtotal), 0)
     status = _pick_rows(rng, _STATUS_P, kind)
+    if planted is not None:
+        status[:] = 0  # every planted purchase is completed
     channel = _channels(rng, u.device[user])
     amount = subtotal - discount
     return _Orders(user, ts, status, amount, discount, channel, order, line, item, quantity, unit)
@@ -414,6 +454,7 @@ def generate_shop(
     items: int | None = None,
     events_per_user: float = 10.0,
     tables: Sequence[str] | None = None,
+    bgnbd: Sequence[float] | None = None,
 ) -> dict[str, int]:
     """Write a synthetic shop's canonical tables, one file per table, and count their rows.
 
@@ -478,6 +519,8 @@ def generate_shop(
     names = list(TABLES) if tables is None else list(dict.fromkeys(table(t).name for t in tables))
     if fmt not in ("parquet", "csv"):
         raise ConfigError(f"Unknown format {fmt!r}; use 'parquet' or 'csv'.")
+    if bgnbd is not None and (len(bgnbd) != 4 or min(bgnbd) <= 0):
+        raise ConfigError("bgnbd takes four positive numbers: r, alpha (days), a, b.")
     if users < 1 or days < 1 or events_per_user < 0 or seed < 0:
         raise ConfigError("users and days must be at least 1, seed and events_per_user >= 0.")
     n_items = int(np.clip(users // 10, 200, 100_000)) if items is None else items
@@ -504,7 +547,7 @@ def generate_shop(
             sinks.write("users", n, {"user_id": user_ids, **u.columns})
             if not {"events", "orders", "order_items", "reviews"} & set(names):
                 continue
-            o = _orders(_rng(seed, 2, chunk), u, cat)
+            o = _orders(_rng(seed, 2, chunk), u, cat, (start_s, end_s), bgnbd)
             order_ids = _ids("O", seen["orders"] + 1 + np.arange(len(o.user)))
             seen["orders"] += len(o.user)
             orders = {
