@@ -266,8 +266,30 @@ def demo(
         for r in result.segments["lifecycle_stage"]
     )
     out.print(f"  lifecycle (生命周期): {stages}")
+    from portrait.value import TIER_ZH
+
+    val = result.value
+    months = result.workspace.config.value.clv_months
+    if val["clv"]:
+        out.print(
+            f"[bold]What they are worth (客户价值)[/]: {val['clv']:,.0f} {cur} expected from "
+            f"today's customers over the next {months} months (预测{months}个月价值, BG/NBD + "
+            f"Gamma-Gamma), {val['expected_purchases_90d']:,.0f} purchases in the next 90 days"
+        )
+        for t in val["tiers"]:
+            out.print(
+                f"  {t['tier']} value {TIER_ZH.get(t['tier'], '')}: {t['customers']:,} "
+                f"customers, {_pct(t['clv_share'])} of the expected value"
+            )
+        risk = val["at_risk"]
+        out.print(
+            f"  at high risk of churning (高流失风险): {risk['customers']:,} customers holding "
+            f"{_pct(risk['clv_share'])} of the expected value"
+        )
+    for note in result.build.notes:
+        out.print(f"  note (提示): {escape(note)}")
     out.print(
-        f"Workspace: {path}  (next: portrait segments / portrait tags / "
+        f"Workspace: {path}  (next: portrait value / portrait segments / portrait tags / "
         f"portrait profile USER_ID -w {path})"
     )
     result.workspace.close()

@@ -92,9 +92,7 @@ def test_gamma_gamma_reproduces_the_published_cdnow_fit():
     # lifetimes: conditional_expected_average_profit of the first three repeat buyers
     spend = g.conditional_expected_average_profit(repeat.x, repeat.zbar)
     assert spend == pytest.approx([24.658616, 18.911480, 71.462851], rel=1e-5)
-    assert g.conditional_expected_average_profit([0], [0])[0] == pytest.approx(
-        g.population_mean()
-    )
+    assert g.conditional_expected_average_profit([0], [0])[0] == pytest.approx(g.population_mean())
 
 
 def test_clv_discounting_and_horizon(cdnow):

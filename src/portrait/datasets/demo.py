@@ -2,7 +2,7 @@
 
 A sample of UCI Online Retail (CC BY 4.0; see ``data/README.md``): every line of 1,500
 customers over a year and a few thousand guest lines, ingested through the same preset a
-user would use on the full file, built (features, segments, tags) and summarised.
+user would use on the full file, built (features, segments, value models, tags) and summarised.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class DemoResult:
     build: BuildResult
     #: segment column -> rows of segment_table
     segments: dict[str, list[dict]]
+    #: value_summary: CLV by tier and the value at risk
+    value: dict
 
 
 def demo_config() -> Config:
@@ -61,4 +63,6 @@ def run_demo(path: str | Path = "demo-shop", *, fresh: bool = True) -> DemoResul
     with as_file(files("portrait.datasets") / "data" / SAMPLE) as sample:
         report = ingest(ws, sample, preset="online-retail")
     built = build(ws)
-    return DemoResult(ws, report, shop_overview(ws), built, segment_table(ws))
+    from portrait.value import value_summary
+
+    return DemoResult(ws, report, shop_overview(ws), built, segment_table(ws), value_summary(ws))

@@ -19,6 +19,7 @@ from portrait.value.build import (
     ValueResult,
     build_value,
     load_models,
+    value_summary,
 )
 from portrait.value.churn import ChurnEvaluation, ChurnModel, evaluate_churn
 from portrait.value.clv import customer_lifetime_value
@@ -49,4 +50,5 @@ __all__ = [
     "frequency_spend_correlation",
     "load_models",
     "rfm_summary",
+    "value_summary",
 ]

@@ -294,3 +294,39 @@ def load_models(ws: Workspace) -> SavedModels:
         meta["churn"] = json.loads((folder / "churn.json").read_text(encoding="utf-8"))
     notes = json.loads((folder / "notes.json").read_text(encoding="utf-8"))
     return SavedModels(purchase, spend, churn, meta, notes)
+
+
+def value_summary(ws: Workspace) -> dict[str, Any]:
+    """What the value table says about the shop: CLV by tier, and the value at risk.
+
+    Keys: ``customers``, ``clv`` (total predicted value, None without amounts), ``tiers``
+    (per value tier: customers and share of CLV), ``at_risk`` (customers at high churn risk
+    and their share of CLV), ``expected_purchases_90d`` (total).
+    """
+    import ibis
+
+    v = ws.table("value")
+    risky = v.churn_risk == "high"
+    total = v.aggregate(
+        customers=v.count(), clv=v.clv.sum(), purchases=v.expected_purchases_90d.sum(),
+        risky=v.count(where=risky), risky_clv=v.clv.sum(where=risky),
+    ).to_pyarrow().to_pylist()[0]  # fmt: skip
+    tiers = (
+        v.group_by("value_tier")
+        .aggregate(customers=v.count(), clv=v.clv.sum())
+        .order_by(ibis.desc("clv"))
+        .to_pyarrow()
+        .to_pylist()
+    )
+    clv = total["clv"]
+    share = (lambda x: (x or 0.0) / clv) if clv else (lambda x: None)
+    return {
+        "customers": total["customers"],
+        "clv": clv,
+        "expected_purchases_90d": total["purchases"],
+        "tiers": [
+            {"tier": t["value_tier"], "customers": t["customers"], "clv_share": share(t["clv"])}
+            for t in tiers
+        ],  # fmt: skip
+        "at_risk": {"customers": total["risky"], "clv_share": share(total["risky_clv"])},
+    }

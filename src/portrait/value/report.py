@@ -23,6 +23,7 @@ METHOD_NAMES = {
     "recency": "recency alone 仅最近购买天数",
     "p_alive": "1 - P(alive)",
     "expected": "BG/NBD expected purchases 预计购买次数",
+    "p_purchase": "BG/NBD P(no purchase) 预计不购买概率",
 }
 
 
