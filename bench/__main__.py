@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-BENCHMARKS = {"ingest": "bench.ingest", "features": "bench.features"}
+BENCHMARKS = {"ingest": "bench.ingest", "features": "bench.features", "value": "bench.value"}
 
 
 def main() -> int:

@@ -59,6 +59,98 @@ def ingest_shop(shop: str, workspace: str) -> None:
     ws.close()
 
 
+def generate_bgnbd(out: str, users: str, seed: str) -> None:
+    """Orders of a shop whose customers buy exactly as BG/NBD says (bench.value.TRUTH)."""
+    from bench.value import TRUTH
+    from portrait.datasets.generator import generate_shop as generate
+
+    generate(out, users=int(users), seed=int(seed), tables=["orders"], days=730,
+             start="2023-01-01", bgnbd=tuple(TRUTH.values()))  # fmt: skip
+
+
+def ingest_orders(shop: str, workspace: str) -> None:
+    from pathlib import Path
+
+    from portrait import init_workspace
+    from portrait.ingest import ingest
+
+    ws = init_workspace(workspace)
+    report = ingest(ws, Path(shop) / "orders.parquet", table="orders")
+    assert report.balanced and report.rejected == 0, report
+    ws.close()
+
+
+def duckdb_rfm(workspace: str) -> None:
+    """The baseline: one hand-written statement computing each buyer's RFM summary."""
+    import duckdb
+
+    con = duckdb.connect(f"{workspace}/warehouse.duckdb", read_only=True)
+    n = con.execute("""
+        WITH d AS (SELECT user_id, ts::DATE AS day, sum(amount)::DOUBLE AS amount FROM orders
+                   WHERE status = 'completed' AND ts < TIMESTAMP '2025-01-01' GROUP BY ALL),
+        f AS (SELECT user_id, min(day) AS first_day FROM d GROUP BY ALL)
+        SELECT count(*) FROM (
+          SELECT user_id, count(*) - 1 AS x, max(day) - min(day) AS tx,
+                 DATE '2025-01-01' - min(day) AS t,
+                 sum(amount) FILTER (WHERE day > first_day) / nullif(count(*) - 1, 0) AS m
+          FROM d JOIN f USING (user_id) GROUP BY user_id)
+    """).fetchone()[0]
+    con.close()
+    print(n)
+
+
+def portrait_rfm(workspace: str, out: str) -> None:
+    """Portrait's RFM summary (Ibis over DuckDB), saved for the fitting step."""
+    from datetime import date
+
+    import pyarrow.parquet as pq
+
+    from portrait import open_workspace
+    from portrait.value import rfm_summary
+
+    ws = open_workspace(workspace)
+    table = rfm_summary(ws, date(2025, 1, 1)).to_pyarrow()
+    ws.close()
+    pq.write_table(table, out)
+    print(table.num_rows)
+
+
+def portrait_value(summary: str) -> None:
+    """BG/NBD and Gamma-Gamma fitted, then every customer scored: P(alive), expected
+    purchases in 30/90/365 days, P(purchase in 90 days), expected spend and 12-month CLV."""
+    import json
+    import time as _time
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from portrait.value import BetaGeoModel, GammaGammaModel, customer_lifetime_value
+    from portrait.value.build import _spread
+
+    t = pq.read_table(summary)
+    x, tx, big_t = (t.column(c).to_numpy() for c in ("frequency", "recency", "T"))
+    money = np.nan_to_num(t.column("monetary_value").to_numpy(zero_copy_only=False))
+    t0 = _time.perf_counter()
+    model = BetaGeoModel().fit(x, tx, big_t)
+    spend_model = GammaGammaModel().fit(x, money)
+    t1 = _time.perf_counter()
+    scores = {"p_alive": _spread(model.conditional_probability_alive, x, tx, big_t)}
+    for days in (30, 90, 365):
+        scores[f"e{days}"] = _spread(
+            lambda a, b, c, d=days: model.conditional_expected_purchases(d, a, b, c), x, tx, big_t
+        )
+    scores["p90"] = _spread(
+        lambda a, b, c: model.probability_purchase_within(90, a, b, c), x, tx, big_t
+    )
+    spend = spend_model.conditional_expected_average_profit(x, money)
+    clv = customer_lifetime_value(model, x, tx, big_t, spend, months=12)
+    t2 = _time.perf_counter()
+    assert np.isfinite(clv).all() and len(clv) == len(x)
+    print(json.dumps({"fit_seconds": round(t1 - t0, 2), "score_seconds": round(t2 - t1, 2),
+                      "customers": len(x), "bgnbd": model.params_,
+                      "gamma_gamma": spend_model.params_}))  # fmt: skip
+
+
 def _bench_as_of(ws) -> tuple:
 
     from portrait.features import AsOf, default_as_of
@@ -121,6 +213,8 @@ if __name__ == "__main__":
         "duckdb_load": duckdb_load, "portrait_ingest": portrait_ingest, "generate": generate,
         "generate_shop": generate_shop, "ingest_shop": ingest_shop,
         "duckdb_features": duckdb_features, "portrait_build": portrait_build,
+        "generate_bgnbd": generate_bgnbd, "ingest_orders": ingest_orders,
+        "duckdb_rfm": duckdb_rfm, "portrait_rfm": portrait_rfm, "portrait_value": portrait_value,
     }  # fmt: skip
     steps[step](*args)
     print(f"# {step} {time.perf_counter() - t0:.2f}s", file=sys.stderr)

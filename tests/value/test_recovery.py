@@ -11,7 +11,7 @@ from portrait.datasets.generator import generate_shop
 from portrait.ingest import ingest
 from portrait.value import BetaGeoModel, rfm_summary
 
-TRUTH = {"r": 0.5, "alpha": 20.0, "a": 0.8, "b": 2.5}
+TRUTH = {"r": 0.5, "alpha": 40.0, "a": 0.8, "b": 2.5}
 
 
 @pytest.mark.slow
