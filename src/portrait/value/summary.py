@@ -50,7 +50,7 @@ def purchase_periods(ws: Workspace, ctx: AsOf, unit: TimeUnit, engine: str | Non
 
 def rfm_summary(
     ws: Workspace,
-    as_of: date,
+    as_of: str | date,
     *,
     unit: TimeUnit = "days",
     holdout_end: date | None = None,
@@ -63,13 +63,14 @@ def rfm_summary(
     ``last_purchase`` (local days), and with ``holdout_end`` also ``holdout_purchases`` and
     ``holdout_value`` (purchase periods and spend in [as_of, holdout_end)).
     """
-    ctx = AsOf(as_of, ws.config.shop.timezone, backend=ws.engine(engine).name)
+    from portrait.features import parse_as_of
+
+    ctx = AsOf(parse_as_of(as_of, ws), ws.config.shop.timezone, backend=ws.engine(engine).name)
     per = purchase_periods(ws, ctx, unit, engine)
     step = float(UNIT_DAYS[unit])
     first = per.group_by("user_id").aggregate(
         first_day=per.day.min(),
         first_period=per.period.min(),
-        first_amount=per.amount.first(order_by=per.period),
     )
     per = per.join(first, "user_id")
     repeat = per.period > per.first_period
