@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, gammaln
 
 from portrait.value._base import (
     FittedModel,
@@ -24,6 +24,23 @@ from portrait.value._base import (
     distinct_rows,
     maximise,
 )
+
+
+def rate_terms(
+    r: float, alpha: float, x: np.ndarray, T: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The gamma-Poisson part every model's likelihood shares: (log of
+    Gamma(r + x) alpha^r / Gamma(r), -(r + x) log(alpha + T))."""
+    return gammaln(r + x) - gammaln(r) + r * np.log(alpha), -(r + x) * np.log(alpha + T)
+
+
+def no_purchase_chance(
+    r: float, alpha: float, t: float, x: np.ndarray, T: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(z, ((alpha + T) / (alpha + T + t))^(r + x)): the hypergeometric argument of the
+    conditional expectations and the chance an alive customer buys nothing in ``t``."""
+    z = t / (alpha + T + t)
+    return z, np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
 
 
 class PurchaseModel(FittedModel):
@@ -126,9 +143,8 @@ class PurchaseModel(FittedModel):
         lambda ~ Gamma(r + x, alpha + T): ((alpha + T) / (alpha + T + t))^(r + x).
         """
         params, x, tx, big_t = self._inputs(frequency, recency, T)
-        r, alpha = params[0], params[1]
         alive = expit(-self._dropout_log_odds(params, x, tx, big_t))
-        none = np.exp((r + x) * (np.log(alpha + big_t) - np.log(alpha + big_t + t)))
+        _, none = no_purchase_chance(params[0], params[1], t, x, big_t)
         return alive * (1.0 - none)
 
     def expected_purchases(self, t: Any) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln, hyp2f1
 
-from portrait.value._purchase import PurchaseModel
+from portrait.value._purchase import PurchaseModel, no_purchase_chance, rate_terms
 
 
 def _safe_a(a: float) -> float:
@@ -51,9 +51,8 @@ class BetaGeoModel(PurchaseModel):
     @staticmethod
     def _loglik(params, x, tx, T):
         r, alpha, a, b = params
-        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+        a1, a3 = rate_terms(r, alpha, x, T)
         a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-        a3 = -(r + x) * np.log(alpha + T)
         with np.errstate(divide="ignore", invalid="ignore"):
             a4 = np.where(
                 x > 0,
@@ -77,8 +76,7 @@ class BetaGeoModel(PurchaseModel):
     def _expected_if_alive(params, t, x, T):
         r, alpha, a, b = params
         a = _safe_a(a)
-        z = t / (alpha + T + t)
-        stay = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
+        z, stay = no_purchase_chance(r, alpha, t, x, T)
         return (a + b + x - 1) / (a - 1) * (1.0 - stay * hyp2f1(r + x, b + x, a + b + x - 1, z))
 
     @staticmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln, hyp2f1
 
-from portrait.value._purchase import PurchaseModel
+from portrait.value._purchase import PurchaseModel, no_purchase_chance, rate_terms
 from portrait.value.bgnbd import _safe_a
 
 
@@ -23,9 +23,8 @@ class ModifiedBetaGeoModel(PurchaseModel):
     @staticmethod
     def _loglik(params, x, tx, T):
         r, alpha, a, b = params
-        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+        a1, a3 = rate_terms(r, alpha, x, T)
         a2 = gammaln(a + b) + gammaln(b + x + 1) - gammaln(b) - gammaln(a + b + x + 1)
-        a3 = -(r + x) * np.log(alpha + T)
         a4 = np.log(a) - np.log(b + x) - (r + x) * np.log(alpha + tx)
         return a1 + a2 + np.logaddexp(a3, a4)
 
@@ -38,8 +37,7 @@ class ModifiedBetaGeoModel(PurchaseModel):
     def _expected_if_alive(params, t, x, T):
         r, alpha, a, b = params
         a = _safe_a(a)
-        z = t / (alpha + T + t)
-        stay = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
+        z, stay = no_purchase_chance(r, alpha, t, x, T)
         return (a + b + x) / (a - 1) * (1.0 - stay * hyp2f1(r + x, b + x + 1, a + b + x, z))
 
     @staticmethod
