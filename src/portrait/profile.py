@@ -65,6 +65,21 @@ def _one(ws: Workspace, table: str, user_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def _show(name: str, value: Any) -> str:
+    if name in FEATURES:
+        dtype = FEATURES[name].dtype
+        return _fmt(name, int(round(value)) if dtype == "int" else float(value))
+    return f"{value:.2f}"
+
+
+def _typical(ws: Workspace) -> dict[str, float | None]:
+    """The training customers' median of each churn-model input (saved with the model)."""
+    import json
+
+    path = ws.artifacts / "value" / "churn.json"
+    return json.loads(path.read_text(encoding="utf-8"))["medians"] if path.exists() else {}
+
+
 def _value_rows(ws: Workspace, user_id: str, features: dict[str, Any]) -> list[tuple[str, str]]:
     """CLV, P(alive), expected purchases and churn risk with its top reasons."""
     from portrait.value import RISK_ZH, TIER_ZH, WINDOW_ZH
@@ -94,16 +109,18 @@ def _value_rows(ws: Workspace, user_id: str, features: dict[str, Any]) -> list[t
                      f"{v['churn_probability']:.0%} {v['churn_risk']} "
                      f"{RISK_ZH.get(v['churn_risk'], '')}"))  # fmt: skip
     reasons = []
+    typical = _typical(ws)
     for k in (1, 2, 3) if v["churn_risk"] in ("medium", "high") else ():
         name = v.get(f"churn_reason_{k}")
-        if name:
-            value = features.get(name, v.get(name))
-            shown = (
-                _fmt(name, value)
-                if name in FEATURES and value is not None
-                else (f"{value:.2f}" if isinstance(value, float) else "")
-            )
-            reasons.append(f"{feature_label(name)}{': ' + shown if shown else ''}")
+        if not name:
+            continue
+        value = features.get(name, v.get(name))
+        text = feature_label(name)
+        if value is not None:
+            text += f": {_show(name, value)}"
+            if typical.get(name) is not None:
+                text += f" (typical 常见值 {_show(name, typical[name])})"
+        reasons.append(text)
     if reasons:
         rows.append(("What raises the risk most (主要流失原因)", "; ".join(reasons)))
     return rows

@@ -51,6 +51,12 @@ def test_model_tags_and_the_profile_card(demo_ws):
     rows = dict(card.sections["Value and churn risk (价值与流失风险)"])
     assert "GBP" in rows["Predicted value, next 12 months (预测12个月价值)"]
     assert "Next purchase expected (预计下次购买)" in rows
+    risky = ws.table("value").filter(lambda t: t.churn_risk == "high").limit(1).to_pandas()
+    card = customer_portrait(ws, risky.user_id[0])
+    rows = dict(card.sections["Value and churn risk (价值与流失风险)"])
+    assert "high 高风险" in rows["Churn risk, 90 days (流失风险)"]
+    reasons = rows["What raises the risk most (主要流失原因)"]
+    assert "typical 常见值" in reasons and " / " in reasons  # the meaning in both languages
 
 
 def test_saved_models_are_used_again_without_refitting(demo_ws):
