@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from portrait.segments.clusters import Clustering, cluster_customers
 from portrait.segments.lifecycle import lifecycle_stage
@@ -30,14 +31,17 @@ def build_segments(ws: Workspace, *, missing: dict[str, str] | None = None) -> C
     )
     base = features.select("user_id", lifecycle_stage=stage)
     base = base.left_join(rfm, "user_id").drop("user_id_right")
-    table = features.to_pyarrow()
+    from portrait.segments.clusters import CANDIDATES
+
+    wanted = ["user_id", "monetary", *[c for c in CANDIDATES if c != "monetary"]]
+    table = features.select(*[c for c in wanted if c in features.columns]).to_pyarrow()
     clustering = cluster_customers(table, max_clusters=cfg.max_clusters, seed=cfg.seed)
     names = [p.name for p in clustering.profiles]
     assigned = pa.table(
         {
             "user_id": table.column("user_id"),
             "cluster": pa.array(clustering.labels, pa.int64()),
-            "cluster_name": pa.array([names[c] for c in clustering.labels], pa.string()),
+            "cluster_name": pc.take(pa.array(names, pa.string()), pa.array(clustering.labels)),
         }
     )
     ws.replace_table("_clusters", assigned)

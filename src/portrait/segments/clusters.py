@@ -4,7 +4,8 @@ Counts, money and day counts are skewed (a few customers buy a hundred times), s
 log-transformed before standardising; shares and rates are left as they are. Missing values
 take the median, and features that most customers lack are left out. The number of clusters
 is the one with the best silhouette score (Rousseeuw 1987) over 2..``max_clusters``, each
-scored on the same sample; the final model is fitted on every customer. Each cluster is
+scored on the same sample; the final model is fitted on every customer (on a random 200,000
+of them in a bigger shop, then every customer is assigned to the nearest centre). Each cluster is
 described by the features whose mean differs most from the whole shop's, in standard
 deviations.
 """
@@ -32,6 +33,9 @@ _SKEWED_UNITS = {"orders", "money", "days", "units", "items", "events", "reviews
 _MIN_COVERAGE = 0.5
 _FIT_SAMPLE = 50_000
 _SCORE_SAMPLE = 5_000
+#: above this many customers the final centres are fitted on a sample of this size
+_FINAL_SAMPLE = 200_000
+_PREDICT_CHUNK = 1_000_000
 
 
 @dataclass
@@ -55,25 +59,47 @@ class Clustering:
     profiles: list[ClusterProfile]
 
 
-def _matrix(table: pa.Table) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(transformed standardised matrix, raw matrix, feature names) for usable features."""
-    names, raw_cols, cols = [], [], []
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    return table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def _matrix(table: pa.Table) -> tuple[np.ndarray, list[str]]:
+    """(transformed, standardised float32 matrix, feature names) for the usable features.
+
+    One column at a time into a preallocated matrix, so that ten million customers cost
+    the matrix (~80 bytes each) and one column at a time, not several copies of it.
+    """
+    names: list[str] = []
+    prepared: list[tuple[str, float, bool]] = []
     for name in CANDIDATES:
         if name not in table.column_names:
             continue
-        raw = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        raw = _column(table, name)
         have = ~np.isnan(raw)
         if have.mean() < _MIN_COVERAGE or np.nanstd(raw) == 0:
             continue
-        filled = np.where(have, raw, np.nanmedian(raw))
-        if FEATURES[name].unit in _SKEWED_UNITS and filled.min() >= 0:
-            filled = np.log1p(filled)
+        log = FEATURES[name].unit in _SKEWED_UNITS and np.nanmin(raw) >= 0
+        prepared.append((name, float(np.nanmedian(raw)), bool(log)))
+    x = np.empty((table.num_rows, len(prepared)), dtype=np.float32)
+    for j, (name, median, log) in enumerate(prepared):
+        col = _column(table, name)
+        np.copyto(col, median, where=np.isnan(col))
+        if log:
+            np.log1p(col, out=col)
+        col -= col.mean()
+        sd = col.std()
+        x[:, j] = col / (sd if sd > 0 else 1.0)
         names.append(name)
-        raw_cols.append(raw)
-        cols.append(filled)
-    x = np.column_stack(cols)
-    x = (x - x.mean(axis=0)) / x.std(axis=0)
-    return x, np.column_stack(raw_cols), names
+    return x, names
+
+
+def _cluster_means(values: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """Mean of ``values`` in each cluster, ignoring NaN (NaN for a cluster with none)."""
+    have = ~np.isnan(values)
+    sums = np.bincount(labels[have], weights=values[have], minlength=k)
+    counts = np.bincount(labels[have], minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts
 
 
 def _describe(name: str, z: float) -> tuple[str, str]:
@@ -86,10 +112,10 @@ def cluster_customers(
     table: pa.Table, *, max_clusters: int = 8, seed: int = 0, value: str = "monetary"
 ) -> Clustering:
     """Cluster the customers of ``table`` (features as Arrow columns)."""
-    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
-    x, raw, names = _matrix(table)
+    x, names = _matrix(table)
     n = len(x)
     rng = np.random.default_rng(seed)
     fit_idx = rng.choice(n, min(n, _FIT_SAMPLE), replace=False)
@@ -102,40 +128,45 @@ def cluster_customers(
             continue
         silhouettes[k] = float(silhouette_score(x[score_idx], labels, random_state=seed))
     k = max(silhouettes, key=lambda c: silhouettes[c])
-    estimator = KMeans if n <= 200_000 else MiniBatchKMeans
-    model = estimator(n_clusters=k, n_init=3, random_state=seed).fit(x)
-    labels = model.labels_
+    # the final centres come from everyone in a small shop, from a stated sample in a big one
+    final_idx = np.arange(n) if n <= _FINAL_SAMPLE else rng.choice(n, _FINAL_SAMPLE, replace=False)
+    model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x[final_idx])
+    labels = np.concatenate(
+        [model.predict(x[lo : lo + _PREDICT_CHUNK]) for lo in range(0, n, _PREDICT_CHUNK)]
+    )
     # order clusters by size, largest first, so cluster 0 is the biggest group
-    order = np.argsort(-np.bincount(labels, minlength=k), kind="stable")
+    sizes = np.bincount(labels, minlength=k)
+    order = np.argsort(-sizes, kind="stable")
     labels = np.argsort(order)[labels]
+    sizes = sizes[order]
     money = None
     if value in table.column_names:
-        money = np.nan_to_num(table.column(value).to_numpy(zero_copy_only=False).astype(float))
-    shop_mean = [float(v) for v in np.nanmean(raw, axis=0)]
+        money = np.nan_to_num(_column(table, value))
     total = float(money.sum()) if money is not None else 0.0
+    value_by = np.bincount(labels, weights=money, minlength=k) if money is not None else None
+    # standardised cluster means (the shop's are 0) and raw ones beside the shop's
+    z_means = np.column_stack(
+        [np.bincount(labels, weights=x[:, j], minlength=k) / sizes for j in range(len(names))]
+    )
+    raw_means, shop_mean = [], []
+    for name in names:
+        raw = _column(table, name)
+        raw_means.append(_cluster_means(raw, labels, k))
+        shop_mean.append(float(np.nanmean(raw)))
     profiles = []
     for c in range(k):
-        members = labels == c
-        z = x[members].mean(axis=0)
+        z = z_means[c]
         top = np.argsort(-np.abs(z))[:3]
-        traits = [
-            (
-                names[i],
-                float(z[i]),
-                float(np.nanmean(raw[members, i])),
-                shop_mean[i],
-            )
-            for i in top
-        ]
+        traits = [(names[i], float(z[i]), float(raw_means[i][c]), shop_mean[i]) for i in top]
         words = [_describe(names[i], z[i]) for i in top[:2]]
         profiles.append(
             ClusterProfile(
                 cluster=c,
                 name=", ".join(w for w, _ in words),
                 name_zh="、".join(w for _, w in words),
-                size=int(members.sum()),
-                share=float(members.mean()),
-                value_share=float(money[members].sum() / total) if total else None,
+                size=int(sizes[c]),
+                share=float(sizes[c] / n),
+                value_share=float(value_by[c] / total) if value_by is not None and total else None,
                 traits=traits,
             )
         )
