@@ -68,7 +68,7 @@ class EngineConfig(_Strict):
     backend: Literal["duckdb", "spark"] = "duckdb"
     #: Spark master URL, used when backend is "spark"
     spark_master: str = "local[*]"
-    #: DuckDB memory cap (e.g. "4GB"); empty means DuckDB's default (80% of RAM)
+    #: DuckDB memory cap (e.g. "4GB"); empty means half of the machine's memory
     memory_limit: str = ""
     #: memory of the Spark driver (local mode runs everything in it), e.g. "4g"
     spark_memory: str = "2g"
@@ -250,7 +250,7 @@ currency = "{shop.currency}"
 backend = "{engine.backend}"
 spark_master = "{engine.spark_master}"
 spark_memory = "{engine.spark_memory}"
-# DuckDB memory cap such as "4GB"; empty = DuckDB's default.
+# DuckDB memory cap such as "4GB"; empty = half of the machine's memory.
 memory_limit = "{engine.memory_limit}"
 {threads}
 [segments]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import time
 import uuid
@@ -46,6 +47,13 @@ BOOKKEEPING_DDL: dict[str, str] = {
 }
 
 
+def default_memory_limit() -> str:
+    """Half of the machine's memory: DuckDB's own default (80%) leaves too little for the
+    Arrow tables and models that run beside it in the same process."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(total // 2 // 2**20, 256)}MB"
+
+
 def utcnow() -> datetime:
     """Now, in UTC without a zone: the convention of every timestamp in the warehouse."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -74,9 +82,9 @@ class Workspace:
                     f"The workspace {self.path} is open in another process (a running "
                     "`portrait` command or a Python session); close it and try again."
                 ) from None
-            settings = {"TimeZone": "UTC"}
-            if self.config.engine.memory_limit:
-                settings["memory_limit"] = self.config.engine.memory_limit
+            settings = {"TimeZone": "UTC", "memory_limit": self.config.engine.memory_limit}
+            if not settings["memory_limit"]:
+                settings["memory_limit"] = default_memory_limit()
             if self.config.engine.threads:
                 settings["threads"] = str(self.config.engine.threads)
             for key, value in settings.items():
