@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import sys
 
-BENCHMARKS = {"ingest": "bench.ingest", "features": "bench.features", "value": "bench.value"}
+BENCHMARKS = {
+    "ingest": "bench.ingest",
+    "features": "bench.features",
+    "value": "bench.value",
+    "recommend": "bench.recommend",
+}
 
 
 def main() -> int:

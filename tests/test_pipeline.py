@@ -19,11 +19,17 @@ def demo_ws(tmp_path_factory):
 
 def test_a_second_build_skips_what_is_current(demo_ws):
     again = build(demo_ws)
-    assert again.ran == [] and again.skipped == ["features", "segments", "value", "tags"]
+    assert again.ran == [] and again.skipped == [
+        "features",
+        "segments",
+        "value",
+        "tags",
+        "recommend",
+    ]
     forced = build(demo_ws, force=True)
-    assert forced.ran == ["features", "segments", "value", "tags"]
+    assert forced.ran == ["features", "segments", "value", "tags", "recommend"]
     earlier = build(demo_ws, "2011-06-01")  # another as-of date is stale
-    assert earlier.ran == ["features", "segments", "value", "tags"]
+    assert earlier.ran == ["features", "segments", "value", "tags", "recommend"]
     assert str(earlier.as_of) == "2011-06-01"
     runs = demo_ws.table("runs").filter(lambda t: t.stage == "features").to_pandas()
     runs = runs.sort_values("started_at")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -286,11 +287,21 @@ def demo(
             f"  at high risk of churning (高流失风险): {risk['customers']:,} customers holding "
             f"{_pct(risk['clv_share'])} of the expected value"
         )
+    if result.example:
+        uid, rows = result.example
+        out.print(
+            f"[bold]What to offer (推荐)[/]: every customer has a list; the most valuable one, "
+            f"{uid}, gets:"
+        )
+        for r in rows:
+            out.print(f"  {escape(r['title'] or r['item_id'])}: {escape(r['reason'])} "
+                      f"({escape(r['reason_zh'])})")  # fmt: skip
     for note in result.build.notes:
         out.print(f"  note (提示): {escape(note)}")
+    who = result.example[0] if result.example else "USER_ID"
     out.print(
-        f"Workspace: {path}  (next: portrait value / portrait segments / portrait tags / "
-        f"portrait profile USER_ID -w {path})"
+        f"Workspace: {path}  (next: portrait value / portrait recommend {who} / "
+        f"portrait profile {who} -w {path})"
     )
     result.workspace.close()
 
@@ -576,6 +587,106 @@ def value(
         out.print(grid)
         for note in report.notes:
             out.print(f"  {escape(note)}")
+
+
+class _RecommendGroup(typer.core.TyperGroup):
+    """``portrait recommend USER_ID`` shows a list; ``portrait recommend evaluate`` compares."""
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+recommend_app = typer.Typer(
+    cls=_RecommendGroup, no_args_is_help=True,
+    help="Recommendations: one customer's list (portrait recommend USER_ID) or the models "
+    "compared (portrait recommend evaluate).\n\nExample: portrait recommend 12347 -w my-shop",
+)  # fmt: skip
+app.add_typer(recommend_app, name="recommend")
+
+
+@recommend_app.command("show")
+def recommend_show(
+    user_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    n: Annotated[int, typer.Option("-n", help="How many items.")] = 10,
+    category: Annotated[
+        str | None, typer.Option(help="Only items whose category starts with this.")
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """One customer's recommendations with a reason for each.
+
+    Example: portrait recommend 12347 -n 10 -w my-shop
+    """
+    from portrait.recommend.serve import recommendations_for
+
+    with _open(workspace) as ws:
+        rows = recommendations_for(ws, user_id, n=n, category=category)
+    out.print(f"[bold]Recommended for {escape(user_id)} (推荐商品)[/]")
+    grid = Table("#", "item 商品", "category 类目", "why 推荐理由")
+    for r in rows:
+        item = f"{r['title'] or r['item_id']} ({r['item_id']})"
+        why = f"{r['reason']} / {r['reason_zh']}"
+        grid.add_row(str(r["rank"]), escape(item), escape(r["category"] or ""), escape(why))
+    out.print(grid)
+    if len(rows) < n:
+        out.print(f"  only {len(rows)} items pass the filters (仅有{len(rows)}个商品符合条件)")
+
+
+@recommend_app.command("evaluate")
+def recommend_evaluate(
+    split: Annotated[str, typer.Option(help="time (the default for shops) or random.")] = "time",
+    at: Annotated[str | None, typer.Option(help="Time split: first test day, YYYY-MM-DD.")] = None,
+    test_share: Annotated[float, typer.Option(help="Random split: share held out.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Random split and model seed.")] = 42,
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated models (default all).")
+    ] = None,
+    ratings: Annotated[
+        bool, typer.Option(help="Also RMSE/MAE of explicit ratings by 5-fold CV.")
+    ] = False,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Compare the recommenders on this shop's data: Recall, NDCG, MRR, coverage, novelty.
+
+    Example: portrait recommend evaluate --split time --at 2011-10-01 -w my-shop
+    """
+    from portrait.recommend import MODELS, evaluate_workspace
+
+    chosen = [m.strip() for m in models.split(",")] if models else list(MODELS)
+    with _open(workspace) as ws:
+        e = evaluate_workspace(ws, split=split, at=at, test_share=test_share, seed=seed,
+                               models=chosen, ratings=ratings)  # fmt: skip
+    out.print(
+        f"[bold]Recommenders compared (推荐模型评估)[/]: {e.detail}; {e.test_users:,} test "
+        f"customers, {e.items:,} items, full ranking; hyper-parameters chosen on a validation "
+        "split of the training data"
+    )
+    if e.dropped_unknown:
+        out.print(f"  {e.dropped_unknown:,} test interactions with items unseen in training "
+                  "cannot be recommended and are left out")  # fmt: skip
+    metrics = ["recall@10", "ndcg@10", "recall@20", "ndcg@20", "mrr@20", "coverage@20",
+               "novelty@20"]  # fmt: skip
+    grid = Table("model 模型", *metrics, "fit s", "parameters 参数")
+    best = e.best().model
+    for r in e.results:
+        grid.add_row(
+            f"{r.model}{' *' if r.model == best else ''}",
+            *[f"{r.metrics[m]:.4f}" if "novelty" not in m else f"{r.metrics[m]:.2f}"
+              for m in metrics],
+            f"{r.fit_seconds:.2f}", ", ".join(f"{k}={v}" for k, v in r.params.items()),
+        )  # fmt: skip
+    out.print(grid)
+    pop = next((r for r in e.results if r.model == "popularity"), None)
+    if pop is not None:
+        gain = e.best().metrics["ndcg@20"] / max(pop.metrics["ndcg@20"], 1e-12) - 1
+        out.print(f"  best: {best}, NDCG@20 {gain:+.0%} against popularity (相对热门基线)")
+    if e.ratings:
+        grid = Table("rating model 评分模型", "RMSE", "MAE", "fit s per fold")
+        for r in e.ratings:
+            grid.add_row(r.model, f"{r.rmse:.4f}", f"{r.mae:.4f}", f"{r.fit_seconds:.2f}")
+        out.print(grid)
 
 
 def main() -> None:

@@ -181,6 +181,38 @@ class ValueConfig(_Strict):
     penalizer: float = Field(default=0.0, ge=0)
 
 
+class RecommendConfig(_Strict):
+    """Recommendations: the model, the interactions it learns from, the list length."""
+
+    #: popularity, itemknn, userknn, als or ease (``portrait recommend evaluate`` compares them)
+    model: Literal["popularity", "itemknn", "userknn", "als", "ease"] = "als"
+    #: hyper-parameters of the model (default: the model's own)
+    params: dict[str, float | int] = Field(default_factory=dict)
+    #: items stored per customer
+    n: int = Field(default=20, ge=1, le=500)
+    #: weight of each kind of interaction
+    weights: dict[Literal["buy", "cart", "fav", "view", "review"], float] = Field(
+        default_factory=lambda: {"buy": 4.0, "cart": 3.0, "fav": 2.0, "view": 1.0, "review": 1.0}
+    )
+    #: an interaction this many days old counts half (0 = no decay)
+    half_life_days: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _known_params(self) -> RecommendConfig:
+        import inspect
+
+        from portrait.recommend.evaluate import MODELS
+
+        accepted = set(inspect.signature(MODELS[self.model][0].__init__).parameters) - {"self"}
+        unknown = set(self.params) - accepted
+        if unknown:
+            raise ValueError(
+                f"{self.model} has no parameter {sorted(unknown)[0]!r}; it takes "
+                f"{', '.join(sorted(accepted)) or 'none'}"
+            )
+        return self
+
+
 class Config(_Strict):
     """The whole of ``portrait.toml``."""
 
@@ -189,6 +221,7 @@ class Config(_Strict):
     tags: TagsConfig = Field(default_factory=TagsConfig)
     segments: SegmentsConfig = SegmentsConfig()
     value: ValueConfig = ValueConfig()
+    recommend: RecommendConfig = Field(default_factory=RecommendConfig)
 
 
 def _describe(err: dict) -> str:
@@ -271,6 +304,19 @@ clv_months = {value.clv_months}
 discount_rate = {value.discount_rate}
 # Churn = no completed purchase in this many days.
 churn_horizon_days = {value.churn_horizon_days}
+
+[recommend]
+# popularity, itemknn, userknn, als or ease; `portrait recommend evaluate` compares them.
+model = "{config.recommend.model}"
+# Items kept per customer; weights of the interactions; half-life in days (0 = none).
+n = {config.recommend.n}
+half_life_days = {config.recommend.half_life_days}
+# [recommend.weights]
+# buy = 4.0
+# cart = 3.0
+# fav = 2.0
+# view = 1.0
+# review = 1.0
 
 # Rule tags: conditions over features (portrait tags --features lists them), e.g.
 # [tags.rules]

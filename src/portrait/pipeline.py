@@ -29,6 +29,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "segments": ("segments", "cluster_profiles"),
     "value": ("value",),
     "tags": ("tags",),
+    "recommend": ("recommendations",),
 }
 
 
@@ -82,6 +83,7 @@ def build(
     ``stages`` limits the run to those stages (the others are left as they are).
     """
     from portrait.features import build_features, parse_as_of
+    from portrait.recommend.serve import build_recommendations
     from portrait.segments import build_segments
     from portrait.tags import build_tags
     from portrait.value import build_value
@@ -127,6 +129,10 @@ def build(
                 clustering = build_segments(ws, missing=result.missing)
                 run["rows"] = ws.count("segments")
                 params["clusters"] = clustering.k
+            elif stage == "recommend":
+                recs = build_recommendations(ws, day, engine=engine)
+                run["rows"] = recs.customers
+                result.notes += recs.notes
             elif stage == "value":
                 valued = build_value(ws, day, engine=engine)
                 run["rows"] = valued.customers

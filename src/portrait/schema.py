@@ -124,6 +124,12 @@ ITEMS = Table(
             "False for postage, fees and other lines that are not products.",
             "是否为商品（邮费、手续费等为否）",
         ),
+        Column(
+            "in_stock",
+            "boolean",
+            "False for products that cannot be bought now; never recommended while so.",
+            "是否有货（无货商品不推荐）",
+        ),
         Column("attributes", "string", "Other attributes as a JSON object.", "其他属性（JSON）"),
     ),
 )

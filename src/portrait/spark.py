@@ -74,12 +74,26 @@ def export_tables(ws: Workspace) -> Path:
     return folder
 
 
+_SQL_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.ansi.enabled": "false",
+}
+
+
 def connect(ws: Workspace) -> Any:
-    """An Ibis PySpark backend with every canonical table registered under its name."""
+    """An Ibis PySpark backend with every canonical table registered under its name.
+
+    Each workspace gets its own Spark session on the shared context: temporary views belong
+    to a session, so two workspaces open in one process never see each other's tables.
+    """
     import ibis
 
     engine = ws.config.engine
-    con = ibis.pyspark.connect(session(engine.spark_master, driver_memory=engine.spark_memory))
+    own = session(engine.spark_master, driver_memory=engine.spark_memory).newSession()
+    for key, value in _SQL_CONF.items():
+        own.conf.set(key, value)
+    con = ibis.pyspark.connect(own)
     folder = export_tables(ws)
     for name in schema.TABLES:
         con.read_parquet(str(folder / f"{name}.parquet"), table_name=name)

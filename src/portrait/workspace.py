@@ -127,6 +127,14 @@ class Workspace:
             if tbl.name not in existing:
                 cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in tbl.columns)
                 self._con.raw_sql(f'CREATE TABLE "{tbl.name}" ({cols})')
+                continue
+            # a workspace made by an older Portrait gets the columns added since, empty
+            have = set(self._con.table(tbl.name).columns)
+            for c in tbl.columns:
+                if c.name not in have:
+                    self._con.raw_sql(
+                        f'ALTER TABLE "{tbl.name}" ADD COLUMN "{c.name}" {c.sql_type}'
+                    )
         for name, ddl in BOOKKEEPING_DDL.items():
             if name not in existing:
                 self._con.raw_sql(f'CREATE TABLE "{name}" ({ddl})')

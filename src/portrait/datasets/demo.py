@@ -2,7 +2,8 @@
 
 A sample of UCI Online Retail (CC BY 4.0; see ``data/README.md``): every line of 1,500
 customers over a year and a few thousand guest lines, ingested through the same preset a
-user would use on the full file, built (features, segments, value models, tags) and summarised.
+user would use on the full file, built (features, segments, value models, tags,
+recommendations) and summarised.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import shutil
 from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
+
+import ibis
 
 from portrait.config import Config, ShopConfig
 from portrait.errors import WorkspaceError
@@ -36,6 +39,8 @@ class DemoResult:
     segments: dict[str, list[dict]]
     #: value_summary: CLV by tier and the value at risk
     value: dict
+    #: the most valuable customer and their first three recommendations
+    example: tuple[str, list[dict]] | None = None
 
 
 def demo_config() -> Config:
@@ -63,6 +68,14 @@ def run_demo(path: str | Path = "demo-shop", *, fresh: bool = True) -> DemoResul
     with as_file(files("portrait.datasets") / "data" / SAMPLE) as sample:
         report = ingest(ws, sample, preset="online-retail")
     built = build(ws)
+    from portrait.recommend.serve import recommendations_for
     from portrait.value import value_summary
 
-    return DemoResult(ws, report, shop_overview(ws), built, segment_table(ws), value_summary(ws))
+    example = None
+    top = ws.table("value").order_by(ibis.desc("clv")).limit(1).to_pyarrow()
+    if top.num_rows:
+        uid = top.column("user_id")[0].as_py()
+        example = (uid, recommendations_for(ws, uid, n=3))
+    return DemoResult(
+        ws, report, shop_overview(ws), built, segment_table(ws), value_summary(ws), example
+    )

@@ -441,7 +441,9 @@ def _ibis_type(col: schema.Column) -> dt.DataType:
 
 
 def _fresh(ws: Workspace, name: str, expr: ir.Table) -> ir.Table:
-    """Rows of ``expr`` whose natural key table ``name`` does not hold yet, in its columns."""
+    """Rows of ``expr`` whose natural key table ``name`` does not hold yet, in its columns
+    (in the stored table's order: a workspace from an older Portrait has newer columns last).
+    """
     target = schema.table(name)
     fresh = expr.anti_join(ws.table(name), list(target.key)) if ws.count(name) else expr
     return fresh.select(
@@ -449,7 +451,7 @@ def _fresh(ws: Workspace, name: str, expr: ir.Table) -> ir.Table:
             fresh[c].cast(_ibis_type(target.column(c)))
             if c in fresh.columns
             else ibis.null(_ibis_type(target.column(c))).name(c)
-            for c in target.names
+            for c in ws.table(name).columns
         ]
     )
 

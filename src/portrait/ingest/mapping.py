@@ -100,6 +100,7 @@ _SYNONYMS: dict[str, dict[str, list[str]]] = {
         "price": ["price", "list_price", "unitprice", "unit_price", "价格", "单价", "售价",
                   "标价"],
         "is_merchandise": ["is_merchandise"],
+        "in_stock": ["in_stock", "available", "有货", "是否有货", "库存状态"],
         "attributes": ["attributes", "属性"],
     },
     "events": {

@@ -1,0 +1,130 @@
+"""The contract every recommender keeps, after implicit's ``RecommenderBase``.
+
+``fit(user_items)`` learns from a users x items CSR matrix of interaction weights and returns
+the model; ``recommend(userids, user_items, N)`` ranks every item for a batch of users, given
+their rows of the matrix, and returns the top ``N`` item indices and scores; ``similar_items``
+does the same for items. Subclasses only say how to score: :meth:`Recommender._scores`
+returns a dense (users x items) block, and the ranking, the masking of what a user already
+has and of excluded items, and the batching are done here once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from portrait.errors import ConfigError
+
+_BATCH = 2_000
+
+
+def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the ``n`` largest scores of each row, best first; -inf last."""
+    n = min(n, scores.shape[1])
+    if n <= 0:
+        empty = np.empty((scores.shape[0], 0))
+        return empty.astype(np.int64), empty
+    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+def as_csr(user_items: Any) -> sp.csr_matrix:
+    if not sp.issparse(user_items):
+        raise ConfigError("user_items must be a scipy.sparse matrix of users x items.")
+    return sp.csr_matrix(user_items, dtype=np.float32)
+
+
+class Recommender:
+    """Base of Portrait's recommenders; scikit-learn style (fitted attributes end in ``_``)."""
+
+    #: a short name for reports
+    name = "recommender"
+
+    def fit(self, user_items: sp.csr_matrix) -> Recommender:
+        raise NotImplementedError
+
+    def _scores(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        raise NotImplementedError
+
+    def _item_vectors(self) -> np.ndarray | sp.spmatrix:
+        """Item representations whose cosine gives :meth:`similar_items`."""
+        raise NotImplementedError
+
+    def _check(self) -> None:
+        if not hasattr(self, "n_items_"):
+            raise ConfigError(
+                f"This {type(self).__name__} is not fitted yet; call fit(user_items) first."
+            )
+
+    def recommend(
+        self,
+        userids: Any,
+        user_items: sp.csr_matrix,
+        N: int = 10,  # noqa: N803 - implicit's name for it
+        *,
+        filter_already_liked_items: bool = True,
+        filter_items: Any = None,
+        exclude: sp.csr_matrix | None = None,
+        batch_size: int = _BATCH,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The top ``N`` items for each user, best first: (item indices, scores).
+
+        Parameters
+        ----------
+        userids
+            Row indices of the users in the training matrix (-1 for a user it never saw).
+        user_items
+            The users' rows of interactions, one per ``userids`` entry, same items.
+        filter_already_liked_items
+            Leave out what each user already has in ``user_items``.
+        filter_items
+            Item indices never to recommend (not merchandise, out of stock ...).
+        exclude
+            Rows like ``user_items`` whose stored items are left out instead of those in
+            ``user_items`` (a shop excludes what was bought, not what was only viewed).
+        """
+        self._check()
+        userids = np.atleast_1d(np.asarray(userids, dtype=np.int64))
+        rows = as_csr(user_items)
+        if rows.shape != (len(userids), self.n_items_):
+            raise ConfigError(
+                f"user_items must have one row per user ({len(userids)}) and "
+                f"{self.n_items_} items; it is {rows.shape[0]} x {rows.shape[1]}."
+            )
+        blocked = None
+        if filter_items is not None and len(filter_items):
+            blocked = np.asarray(filter_items, dtype=np.int64)
+        ids, scores = [], []
+        for lo in range(0, len(userids), batch_size):
+            part = rows[lo : lo + batch_size]
+            s = np.asarray(self._scores(userids[lo : lo + batch_size], part), dtype=np.float64)
+            if filter_already_liked_items:
+                mask = part if exclude is None else as_csr(exclude[lo : lo + batch_size])
+                r, c = mask.nonzero()
+                s[r, c] = -np.inf
+            if blocked is not None:
+                s[:, blocked] = -np.inf
+            i, v = top_n(s, N)
+            ids.append(i)
+            scores.append(v)
+        return np.vstack(ids), np.vstack(scores)
+
+    def similar_items(self, itemids: Any, N: int = 10) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
+        """The ``N`` items most like each of ``itemids`` (cosine of the model's item
+        representations), the item itself left out."""
+        self._check()
+        itemids = np.atleast_1d(np.asarray(itemids, dtype=np.int64))
+        vectors = self._item_vectors()
+        if sp.issparse(vectors):
+            norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1))).ravel()
+            sims = np.asarray((vectors[itemids] @ vectors.T).todense())
+        else:
+            norms = np.linalg.norm(vectors, axis=1)
+            sims = vectors[itemids] @ vectors.T
+        sims = sims / np.maximum(norms[itemids, None] * norms[None, :], 1e-12)
+        sims[np.arange(len(itemids)), itemids] = -np.inf
+        return top_n(sims, N)

@@ -1,0 +1,49 @@
+"""EASE: a closed-form linear item-item model.
+
+Steck, H. (2019), "Embarrassingly Shallow Autoencoders for Sparse Data", *WWW '19*,
+3251-3257: B = I - P diag(1 / diag(P)) with P = (X'X + lambda I)^-1, the diagonal held at
+zero. One matrix inverse of items x items, so it suits catalogues up to some tens of
+thousands of items (``max_items`` keeps the most popular ones).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from portrait.recommend._base import Recommender, as_csr
+
+
+class EASE(Recommender):
+    """EASE (Steck 2019). ``l2`` is the regularisation lambda."""
+
+    name = "ease"
+
+    def __init__(self, *, l2: float = 300.0, max_items: int = 20_000) -> None:
+        self.l2 = l2
+        self.max_items = max_items
+
+    def fit(self, user_items: sp.csr_matrix) -> EASE:
+        x = as_csr(user_items)
+        self.n_items_ = x.shape[1]
+        counts = np.asarray((x > 0).sum(axis=0)).ravel()
+        keep = np.sort(np.argsort(-counts, kind="stable")[: self.max_items])
+        xk = x[:, keep]
+        gram = (xk.T @ xk).toarray().astype(np.float64)
+        gram[np.diag_indices_from(gram)] += self.l2
+        p = np.linalg.inv(gram)
+        b = -p / np.diag(p)
+        np.fill_diagonal(b, 0.0)
+        self.items_ = keep
+        self.weights_ = b.astype(np.float32)
+        return self
+
+    def _scores(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        out = np.full((user_items.shape[0], self.n_items_), -np.inf, dtype=np.float32)
+        out[:, self.items_] = user_items[:, self.items_] @ self.weights_
+        return out
+
+    def _item_vectors(self) -> np.ndarray:
+        full = np.zeros((self.n_items_, len(self.items_)), dtype=np.float32)
+        full[self.items_] = self.weights_
+        return full

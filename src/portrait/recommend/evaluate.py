@@ -1,0 +1,333 @@
+"""The evaluation harness: splits, full-ranking metrics, tuning on validation, rating CV.
+
+Protocols the field uses (Dacrema, Cremonesi and Jannach 2019, "Are we really making much
+progress?", *RecSys '19*, on how easily they go wrong):
+
+- **splits**: by time (train before a date, test after: what a shop lives with) or per-user
+  random (each user's interactions, 80% train / 20% test, seeded: for comparison with
+  published numbers);
+- **full ranking**: every item in the training catalogue is ranked for every test user,
+  items the user already has in training masked; test interactions with items the training
+  data never saw cannot be recommended by any model and are counted and left out;
+- **metrics** at K: Recall (hits / the user's test items), NDCG (binary relevance, ideal DCG
+  over min(test items, K)), MRR, catalogue coverage (share of items recommended to anyone)
+  and novelty (mean -log2 of the share of users who had a recommended item);
+- **tuning**: each model's hyper-parameters are chosen on a validation carve-out of the
+  training data made by the same kind of split, never on the test; the best is refitted on
+  all training data and tested once;
+- **explicit ratings**: RMSE and MAE by k-fold cross-validation over the ratings.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+from portrait.errors import ConfigError
+from portrait.recommend._base import Recommender
+from portrait.recommend.als import ALS
+from portrait.recommend.ease import EASE
+from portrait.recommend.interactions import Interactions, interactions, to_matrix
+from portrait.recommend.itemknn import ItemKNN
+from portrait.recommend.mf import MatrixFactorization
+from portrait.recommend.popularity import Popularity
+from portrait.recommend.userknn import UserKNN
+
+log = logging.getLogger(__name__)
+
+#: model name -> (class, hyper-parameter grid searched on validation)
+MODELS: dict[str, tuple[type[Recommender], dict[str, list[Any]]]] = {
+    "popularity": (Popularity, {}),
+    "itemknn": (
+        ItemKNN,
+        {"k": [100, 200, 400], "shrink": [0.0, 20.0], "weighting": ["none", "bm25"]},
+    ),
+    "userknn": (UserKNN, {"k": [20, 50, 100], "shrink": [0.0, 10.0]}),
+    "als": (
+        ALS,
+        {
+            "factors": [64, 96, 128],
+            "regularization": [10.0, 15.0, 20.0, 25.0, 30.0],
+            "alpha": [1.5, 2.0, 2.5, 3.0],
+        },
+    ),  # fmt: skip
+    "ease": (EASE, {"l2": [50.0, 100.0, 200.0, 400.0, 800.0, 1600.0]}),
+}
+RATING_MODELS: dict[str, Callable[[], Any]] = {
+    "userknn": lambda: UserKNN(k=40, shrink=10.0, centre=True),
+    "mf": lambda: MatrixFactorization(),
+}
+KS = (10, 20)
+
+
+# -- splits ----------------------------------------------------------------------------------
+def split_random(
+    log: pa.Table, *, test_share: float = 0.2, seed: int = 42
+) -> tuple[pa.Table, pa.Table]:
+    """Each user's interactions shuffled (seeded) and ``test_share`` of them, rounded, held
+    out; users with a single interaction stay in training."""
+    users = log.column("user_id").to_numpy(zero_copy_only=False).astype(str)
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.random(len(users)), users))
+    sorted_users = users[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    sizes = np.diff(np.r_[starts, len(users)])
+    rank = np.arange(len(users)) - np.repeat(starts, sizes)
+    held = np.repeat(np.round(sizes * test_share).astype(np.int64), sizes)
+    test = np.zeros(len(users), dtype=bool)
+    test[order] = rank < held
+    mask = pa.array(test)
+    return log.filter(pc.invert(mask)), log.filter(mask)
+
+
+def split_time(log: pa.Table, at: datetime) -> tuple[pa.Table, pa.Table]:
+    """Interactions before ``at`` (UTC) train; from ``at`` on, test."""
+    ts = log.column("ts")
+    cut = pa.scalar(at, ts.type)
+    return log.filter(pc.less(ts, cut)), log.filter(pc.greater_equal(ts, cut))
+
+
+# -- metrics ---------------------------------------------------------------------------------
+def ranking_metrics(
+    recommended: np.ndarray, truth: sp.csr_matrix, popularity: np.ndarray, n_users: int,
+    ks: Iterable[int] = KS,
+) -> dict[str, float]:  # fmt: skip
+    """Metrics of top-K lists (one row per test user) against their test items."""
+    n, width = recommended.shape
+    truth = (truth > 0).astype(np.float32).tocsr()
+    hits = np.asarray(truth[np.repeat(np.arange(n), width), recommended.ravel()]).reshape(n, width)
+    relevant = np.diff(truth.indptr)
+    discount = 1.0 / np.log2(np.arange(2, width + 2))
+    out: dict[str, float] = {}
+    info = -np.log2((popularity + 1.0) / (n_users + 1.0))
+    for k in ks:
+        h = hits[:, :k]
+        ideal = np.cumsum(discount[:k])[np.minimum(relevant, k) - 1]
+        first = np.where(h.any(axis=1), h.argmax(axis=1), -1)
+        out[f"recall@{k}"] = float(np.mean(h.sum(axis=1) / relevant))
+        out[f"ndcg@{k}"] = float(np.mean((h * discount[:k]).sum(axis=1) / ideal))
+        reciprocal = np.divide(1.0, first + 1, out=np.zeros(len(first)), where=first >= 0)
+        out[f"mrr@{k}"] = float(np.mean(reciprocal))
+        out[f"coverage@{k}"] = float(len(np.unique(recommended[:, :k])) / len(popularity))
+        out[f"novelty@{k}"] = float(info[recommended[:, :k]].mean())
+    return out
+
+
+@dataclass
+class Split:
+    """A training matrix and the test users' held-out items on the same catalogue."""
+
+    train: Interactions
+    test_users: np.ndarray  # row indices into train
+    truth: sp.csr_matrix  # test users x items
+    dropped_unknown: int = 0
+
+    @classmethod
+    def make(cls, train_log: pa.Table, test_log: pa.Table) -> Split:
+        train = interactions(train_log)
+        full = to_matrix(test_log, train.users, train.items)
+        full = full - full.multiply(train.matrix > 0)  # what they had is not a hit
+        full.eliminate_zeros()
+        users = np.flatnonzero(np.diff(full.indptr) > 0)
+        users = users[np.diff(train.matrix.indptr)[users] > 0]
+        known_items = pc.is_in(test_log.column("item_id"), value_set=pa.array(train.items))
+        dropped = int(len(known_items) - pc.sum(known_items).as_py()) if len(known_items) else 0
+        return cls(train, users, full[users], dropped)
+
+    def score(self, model: Recommender, ks: Iterable[int] = KS) -> dict[str, float]:
+        ks = tuple(ks)
+        rows = self.train.matrix[self.test_users]
+        ids, _ = model.recommend(self.test_users, rows, N=max(ks))
+        popularity = np.asarray((self.train.matrix > 0).sum(axis=0)).ravel()
+        return ranking_metrics(ids, self.truth, popularity, self.train.matrix.shape[0], ks)
+
+
+@dataclass
+class RankingResult:
+    model: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    fit_seconds: float
+    #: validation NDCG@20 of every setting tried
+    tried: list[tuple[dict[str, Any], float]] = field(default_factory=list)
+
+
+def _grid(space: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    if not space:
+        return [{}]
+    keys = list(space)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*space.values())]
+
+
+def evaluate_ranking(
+    train_log: pa.Table,
+    test_log: pa.Table,
+    *,
+    validation: tuple[pa.Table, pa.Table] | None = None,
+    models: Iterable[str] = tuple(MODELS),
+    grids: dict[str, dict[str, list[Any]]] | None = None,
+    ks: Iterable[int] = KS,
+    seed: int = 0,
+) -> tuple[Split, list[RankingResult]]:
+    """Tune each model on ``validation`` (a split of the training log), refit the best on
+    all of ``train_log`` and score it on ``test_log``."""
+    ks = tuple(ks)
+    split = Split.make(train_log, test_log)
+    if len(split.test_users) == 0:
+        raise ConfigError("No test user has both training and test interactions; move the split.")
+    val = Split.make(*validation) if validation is not None else None
+    results = []
+    for name in models:
+        if name not in MODELS:
+            raise ConfigError(f"Unknown model {name!r}; choose from {', '.join(MODELS)}.")
+        cls, space = MODELS[name]
+        space = (grids or {}).get(name, space)
+        settings = _grid(space)
+        tried = []
+        if val is not None and len(val.test_users) and len(settings) > 1:
+            for params in settings:
+                model = _make(cls, params, seed).fit(val.train.matrix)
+                tried.append((params, val.score(model, (20,))["ndcg@20"]))
+            best = max(tried, key=lambda t: t[1])[0]
+        else:
+            best = settings[0]
+        t0 = time.perf_counter()
+        model = _make(cls, best, seed).fit(split.train.matrix)
+        fit_seconds = time.perf_counter() - t0
+        results.append(RankingResult(name, best, split.score(model, ks), fit_seconds, tried))
+        log.info("%s %s %s", name, best, results[-1].metrics)
+    return split, results
+
+
+def _make(cls: type[Recommender], params: dict[str, Any], seed: int) -> Recommender:
+    if "seed" in cls.__init__.__code__.co_varnames:  # type: ignore[misc]
+        params = {"seed": seed, **params}
+    return cls(**params)
+
+
+@dataclass
+class RatingResult:
+    model: str
+    rmse: float
+    mae: float
+    #: mean seconds to fit one fold
+    fit_seconds: float
+    folds: int
+
+
+def evaluate_ratings(
+    log: pa.Table, *, folds: int = 5, seed: int = 0, models: Iterable[str] = tuple(RATING_MODELS)
+) -> list[RatingResult]:
+    """RMSE and MAE of explicit-rating models by ``folds``-fold cross-validation."""
+    rated = log.filter(pc.is_valid(log.column("rating")))
+    if rated.num_rows < folds:
+        raise ConfigError("There are too few ratings to cross-validate; reviews need ratings.")
+    data = interactions(rated, value="rating")
+    users = data.user_index(rated.column("user_id").to_numpy(zero_copy_only=False))
+    items = data.item_index(rated.column("item_id").to_numpy(zero_copy_only=False))
+    ratings = rated.column("rating").to_numpy(zero_copy_only=False).astype(np.float64)
+    fold = np.random.default_rng(seed).permutation(len(ratings)) % folds
+    out = []
+    for name in models:
+        errors, abs_errors, seconds = [], [], []
+        for f in range(folds):
+            train, test = fold != f, fold == f
+            matrix = sp.csr_matrix(
+                (ratings[train], (users[train], items[train])), shape=data.matrix.shape
+            )
+            t0 = time.perf_counter()
+            model = RATING_MODELS[name]().fit(matrix)
+            seconds.append(time.perf_counter() - t0)
+            pred = np.clip(model.predict(users[test], items[test]), ratings.min(), ratings.max())
+            errors.append(np.sqrt(np.mean((pred - ratings[test]) ** 2)))
+            abs_errors.append(np.mean(np.abs(pred - ratings[test])))
+        out.append(RatingResult(name, float(np.mean(errors)), float(np.mean(abs_errors)),
+                                float(np.mean(seconds)), folds))  # fmt: skip
+    return out
+
+
+@dataclass
+class WorkspaceEvaluation:
+    """The models compared on a shop's own interactions."""
+
+    split: str
+    #: time split: the first test day (local); random split: the test share and seed
+    detail: str
+    train_interactions: int
+    test_users: int
+    items: int
+    dropped_unknown: int
+    results: list[RankingResult]
+    ratings: list[RatingResult] = field(default_factory=list)
+
+    def best(self, metric: str = "ndcg@20") -> RankingResult:
+        return max(self.results, key=lambda r: r.metrics[metric])
+
+
+def evaluate_workspace(
+    ws: Any,
+    *,
+    split: str = "time",
+    at: str | None = None,
+    test_share: float = 0.2,
+    seed: int = 42,
+    models: Iterable[str] = tuple(MODELS),
+    grids: dict[str, dict[str, list[Any]]] | None = None,
+    ratings: bool = False,
+) -> WorkspaceEvaluation:
+    """Compare the models on the workspace's interactions (``portrait recommend evaluate``).
+
+    ``split="time"`` trains before the local date ``at`` (default: the date that leaves the
+    last 15% of the data's days, at least one, for the test) and validates on the same
+    length of time before it; ``split="random"`` holds out ``test_share`` of each user's
+    interactions (seeded), and validates the same way inside the training part.
+    """
+    from datetime import date, timedelta
+
+    from portrait.features._context import utc_of_local_midnight
+    from portrait.recommend.interactions import interaction_log
+
+    weights = ws.config.recommend.weights
+    full = interaction_log(ws, weights=weights)
+    if full.num_rows == 0:
+        raise ConfigError("The workspace has no interactions with products; ingest some first.")
+    zone = ws.config.shop.timezone
+    if split == "random":
+        train, test = split_random(full, test_share=test_share, seed=seed)
+        validation = split_random(train, test_share=test_share, seed=seed + 1)
+        detail = f"per-user random {1 - test_share:.0%}/{test_share:.0%}, seed {seed}"
+    elif split == "time":
+        ts = full.column("ts")
+        first, last = pc.min(ts).as_py().date(), pc.max(ts).as_py().date()
+        span = (last - first).days + 1
+        test_days = max(1, round(span * 0.15))
+        day = date.fromisoformat(at) if at else last - timedelta(days=test_days - 1)
+        length = (last - day).days + 1
+        cut = utc_of_local_midnight(day, zone)
+        train, test = split_time(full, cut)
+        validation = split_time(train, utc_of_local_midnight(day - timedelta(days=length), zone))
+        detail = f"train before {day}, test {day}..{last} ({length} days)"
+    else:
+        raise ConfigError(f"Unknown split {split!r}; use 'time' or 'random'.")
+    if test.num_rows == 0 or train.num_rows == 0:
+        raise ConfigError(f"The split ({detail}) leaves nothing to train or test on; move it.")
+    evaluated, results = evaluate_ranking(
+        train, test, validation=validation, models=models, grids=grids, seed=seed
+    )
+    out = WorkspaceEvaluation(
+        split, detail, train.num_rows, len(evaluated.test_users), len(evaluated.train.items),
+        evaluated.dropped_unknown, results,
+    )  # fmt: skip
+    if ratings:
+        out.ratings = evaluate_ratings(full, seed=seed)
+    return out

@@ -1,0 +1,71 @@
+"""Recommendations stored by the build: filters, cold start, reasons, the CLI."""
+
+from __future__ import annotations
+
+import pytest
+
+from portrait.datasets.demo import run_demo
+from portrait.pipeline import build
+
+from support import run_cli
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    result = run_demo(tmp_path_factory.mktemp("r") / "shop")
+    ws = result.workspace
+    # two best sellers go out of stock; the recommend stage must drop them
+    ws.con.raw_sql("UPDATE items SET in_stock = false WHERE item_id IN ('85123A', '22423')")
+    build(ws, stages=["recommend"], force=True)
+    yield ws
+    ws.close()
+
+
+def test_every_customer_gets_a_full_list_with_reasons(shop):
+    recs = shop.table("recommendations").to_pandas()
+    known = shop.table("features").to_pandas().user_id
+    assert set(recs.user_id) == set(known)
+    n = shop.config.recommend.n
+    assert (recs.groupby("user_id").size() == n).all()
+    assert recs.reason.str.len().gt(0).all() and recs.reason_zh.str.len().gt(0).all()
+    assert (recs.groupby("user_id")["rank"].apply(lambda r: list(r) == list(range(1, n + 1)))).all()
+    # customers who never bought are served by their segment's best sellers
+    prospects = shop.table("features").filter(lambda t: t.frequency == 0).to_pandas().user_id
+    assert set(recs[recs.user_id.isin(prospects)].source) == {"segment"}
+
+
+def test_business_filters(shop):
+    recs = shop.table("recommendations").to_pandas()
+    assert not recs.item_id.isin(["85123A", "22423"]).any()  # out of stock
+    items = shop.table("items").to_pandas()
+    fees = set(items[items.is_merchandise == False].item_id)  # noqa: E712
+    assert fees and not recs.item_id.isin(fees).any()  # postage, fees
+    lines = shop.con.sql(
+        "SELECT DISTINCT o.user_id, l.item_id FROM orders o JOIN order_items l USING (order_id) "
+        "WHERE o.status = 'completed' AND o.user_id IS NOT NULL"
+    ).to_pandas()
+    bought = set(zip(lines.user_id, lines.item_id, strict=True))
+    assert not any((u, i) in bought for u, i in zip(recs.user_id, recs.item_id, strict=True))
+
+
+def test_reasons_name_a_product_the_customer_bought(shop):
+    recs = shop.table("recommendations").to_pandas()
+    mine = recs[(recs.user_id == "12347") & (recs.source == "model")]
+    assert len(mine) == shop.config.recommend.n
+    assert mine.reason.str.startswith("bought with ").mean() > 0.5
+    assert mine.reason_zh.str.contains("一起购买").mean() > 0.5
+
+
+@pytest.mark.slow
+def test_cli_shows_a_list_and_compares_models(shop):
+    shop.close()
+    ws = str(shop.path)
+    shown = run_cli("recommend", "12347", "-n", "5", "-w", ws)
+    assert shown.returncode == 0, shown.stderr
+    assert "Recommended for 12347" in shown.stdout and "bought with" in shown.stdout
+    wrong = run_cli("recommend", "no-such-id", "-w", ws)
+    assert wrong.returncode == 2 and "No customer 'no-such-id'" in wrong.stderr
+    compared = run_cli("recommend", "evaluate", "--models", "popularity,itemknn,ease", "-w", ws)
+    assert compared.returncode == 0, compared.stderr
+    for phrase in ("popularity", "itemknn", "ease", "ndcg@20", "against popularity"):
+        assert phrase in compared.stdout, phrase
