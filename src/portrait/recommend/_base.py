@@ -43,6 +43,16 @@ class Recommender:
 
     #: a short name for reports
     name = "recommender"
+    #: how much item popularity is added to the model's scores (each user's scores scaled to
+    #: at most 1, popularity to 0..1): a sparse shop's collaborative signal is weak, and
+    #: popularity breaks the ties among the many items it cannot tell apart
+    popularity_weight: float = 0.0
+
+    def _fitted(self, user_items: sp.spmatrix) -> None:
+        """Record what every model needs after fit: the catalogue size and item popularity."""
+        counts = np.asarray((user_items != 0).sum(axis=0)).ravel().astype(np.float64)
+        self.n_items_ = user_items.shape[1]
+        self.popularity_ = counts / max(counts.max(initial=0.0), 1.0)
 
     def fit(self, user_items: sp.csr_matrix) -> Recommender:
         raise NotImplementedError
@@ -102,6 +112,8 @@ class Recommender:
         for lo in range(0, len(userids), batch_size):
             part = rows[lo : lo + batch_size]
             s = np.asarray(self._scores(userids[lo : lo + batch_size], part), dtype=np.float64)
+            if self.popularity_weight:
+                s = self._with_popularity(s)
             if filter_already_liked_items:
                 mask = part if exclude is None else as_csr(exclude[lo : lo + batch_size])
                 r, c = mask.nonzero()
@@ -112,6 +124,12 @@ class Recommender:
             ids.append(i)
             scores.append(v)
         return np.vstack(ids), np.vstack(scores)
+
+    def _with_popularity(self, s: np.ndarray) -> np.ndarray:
+        finite = np.isfinite(s)
+        scale = np.max(np.abs(np.where(finite, s, 0.0)), axis=1, keepdims=True)
+        s = np.where(finite, s / np.maximum(scale, 1e-12), s)
+        return s + self.popularity_weight * self.popularity_
 
     def similar_items(self, itemids: Any, N: int = 10) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
         """The ``N`` items most like each of ``itemids`` (cosine of the model's item

@@ -28,7 +28,9 @@ class ALS(Recommender):
         alpha: float = 2.0,
         iterations: int = 15,
         seed: int = 0,
+        popularity_weight: float = 0.0,
     ) -> None:
+        self.popularity_weight = popularity_weight
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
@@ -55,7 +57,7 @@ class ALS(Recommender):
         self.model_ = model
         self.user_factors_ = np.asarray(model.user_factors)
         self.item_factors_ = np.asarray(model.item_factors)
-        self.n_items_ = x.shape[1]
+        self._fitted(x)
         return self
 
     def _scores(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 Steck, H. (2019), "Embarrassingly Shallow Autoencoders for Sparse Data", *WWW '19*,
 3251-3257: B = I - P diag(1 / diag(P)) with P = (X'X + lambda I)^-1, the diagonal held at
-zero. One matrix inverse of items x items, so it suits catalogues up to some tens of
-thousands of items (``max_items`` keeps the most popular ones).
+zero. One matrix inverse of items x items (cubic in their number), so it learns only from
+items at least ``min_support`` customers share, at most the ``max_items`` most popular: an
+item only one customer has co-occurs with nothing and cannot be recommended by it anyway.
 """
 
 from __future__ import annotations
@@ -19,15 +20,23 @@ class EASE(Recommender):
 
     name = "ease"
 
-    def __init__(self, *, l2: float = 300.0, max_items: int = 20_000) -> None:
+    def __init__(
+        self, *, l2: float = 300.0, min_support: int = 2, max_items: int = 10_000,
+        popularity_weight: float = 0.0,
+    ) -> None:  # fmt: skip
         self.l2 = l2
+        self.popularity_weight = popularity_weight
+        self.min_support = min_support
         self.max_items = max_items
 
     def fit(self, user_items: sp.csr_matrix) -> EASE:
         x = as_csr(user_items)
-        self.n_items_ = x.shape[1]
+        self._fitted(x)
         counts = np.asarray((x > 0).sum(axis=0)).ravel()
-        keep = np.sort(np.argsort(-counts, kind="stable")[: self.max_items])
+        ranked = np.argsort(-counts, kind="stable")[: self.max_items]
+        keep = np.sort(ranked[counts[ranked] >= self.min_support])
+        if len(keep) == 0:
+            keep = np.sort(ranked)
         xk = x[:, keep]
         gram = (xk.T @ xk).toarray().astype(np.float64)
         gram[np.diag_indices_from(gram)] += self.l2

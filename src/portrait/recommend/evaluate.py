@@ -55,12 +55,8 @@ MODELS: dict[str, tuple[type[Recommender], dict[str, list[Any]]]] = {
     "userknn": (UserKNN, {"k": [20, 50, 100], "shrink": [0.0, 10.0]}),
     "als": (
         ALS,
-        {
-            "factors": [64, 96, 128],
-            "regularization": [10.0, 15.0, 20.0, 25.0, 30.0],
-            "alpha": [1.5, 2.0, 2.5, 3.0],
-        },
-    ),  # fmt: skip
+        {"factors": [64, 128], "regularization": [15.0, 20.0, 25.0, 30.0], "alpha": [2.0, 3.0]},
+    ),
     "ease": (EASE, {"l2": [50.0, 100.0, 200.0, 400.0, 800.0, 1600.0]}),
 }
 RATING_MODELS: dict[str, Callable[[], Any]] = {
@@ -68,6 +64,8 @@ RATING_MODELS: dict[str, Callable[[], Any]] = {
     "mf": lambda: MatrixFactorization(),
 }
 KS = (10, 20)
+#: popularity blended into a model's scores, tried after its own parameters (0 first)
+POPULARITY_WEIGHTS = (0.0, 0.1, 0.3, 1.0, 3.0)
 
 
 # -- splits ----------------------------------------------------------------------------------
@@ -195,10 +193,19 @@ def evaluate_ranking(
         settings = _grid(space)
         tried = []
         if val is not None and len(val.test_users) and len(settings) > 1:
+            model, best_score = None, -np.inf
             for params in settings:
-                model = _make(cls, params, seed).fit(val.train.matrix)
-                tried.append((params, val.score(model, (20,))["ndcg@20"]))
-            best = max(tried, key=lambda t: t[1])[0]
+                candidate = _make(cls, params, seed).fit(val.train.matrix)
+                tried.append((params, val.score(candidate, (20,))["ndcg@20"]))
+                if tried[-1][1] > best_score:  # keep only the best fitted model so far
+                    model, best_score, best = candidate, tried[-1][1], dict(params)
+            if "popularity_weight" in _accepted(cls):
+                # then how much popularity to add, on the same fitted model
+                for weight in POPULARITY_WEIGHTS[1:]:
+                    model.popularity_weight = weight
+                    tried.append(({**best, "popularity_weight": weight},
+                                  val.score(model, (20,))["ndcg@20"]))  # fmt: skip
+                best = dict(max(tried, key=lambda t: t[1])[0])
         else:
             best = settings[0]
         t0 = time.perf_counter()
@@ -209,8 +216,14 @@ def evaluate_ranking(
     return split, results
 
 
+def _accepted(cls: type[Recommender]) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(cls.__init__).parameters) - {"self"}
+
+
 def _make(cls: type[Recommender], params: dict[str, Any], seed: int) -> Recommender:
-    if "seed" in cls.__init__.__code__.co_varnames:  # type: ignore[misc]
+    if "seed" in _accepted(cls):
         params = {"seed": seed, **params}
     return cls(**params)
 

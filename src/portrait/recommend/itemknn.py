@@ -3,8 +3,8 @@
 Sarwar, Karypis, Konstan and Riedl (2001), "Item-based collaborative filtering
 recommendation algorithms", *WWW '01*; on implicit feedback, cosine of the item columns,
 shrunk towards 0 when few users support it, each item keeping its ``k`` nearest neighbours.
-The similarity matrix is built a block of items at a time, so memory stays at
-items x ``k`` however large the catalogue.
+The co-occurrences come from one sparse product (a real catalogue's items share few
+customers), and only each item's ``k`` neighbours are kept.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from portrait.recommend._base import Recommender, as_csr
-
-_BLOCK = 512
 
 
 def bm25(x: sp.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sp.csr_matrix:
@@ -49,8 +47,10 @@ class ItemKNN(Recommender):
     name = "itemknn"
 
     def __init__(
-        self, *, k: int = 200, shrink: float = 0.0, weighting: Literal["none", "bm25"] = "bm25"
-    ) -> None:
+        self, *, k: int = 200, shrink: float = 0.0, weighting: Literal["none", "bm25"] = "bm25",
+        popularity_weight: float = 0.0,
+    ) -> None:  # fmt: skip
+        self.popularity_weight = popularity_weight
         self.k = k
         self.shrink = shrink
         self.weighting = weighting
@@ -61,33 +61,27 @@ class ItemKNN(Recommender):
             x = bm25(x)
         n = x.shape[1]
         xc = x.T.tocsr()  # items x users
-        binary = (xc > 0).astype(np.float32)
         norms = np.sqrt(np.asarray(xc.multiply(xc).sum(axis=1))).ravel()
-        k = min(self.k, n - 1)
-        rows, cols, vals = [], [], []
-        for lo in range(0, n, _BLOCK):
-            hi = min(lo + _BLOCK, n)
-            dot = (xc @ xc[lo:hi].T).toarray()  # n x block
-            sim = dot / np.maximum(norms[:, None] * norms[None, lo:hi], 1e-12)
-            if self.shrink:
-                support = (binary @ binary[lo:hi].T).toarray()
-                sim *= support / (support + self.shrink)
-            sim[np.arange(lo, hi), np.arange(hi - lo)] = 0.0
-            if k < n - 1:
-                keep = np.argpartition(-sim, k - 1, axis=0)[:k]
-                v = np.take_along_axis(sim, keep, axis=0)
-            else:
-                keep = np.broadcast_to(np.arange(n)[:, None], sim.shape)
-                v = sim
-            nz = v > 0
-            rows.append(keep[nz])
-            cols.append(np.broadcast_to(np.arange(lo, hi)[None, :], v.shape)[nz])
-            vals.append(v[nz])
+        # co-occurrence is sparse in a real catalogue: one sparse product, no dense blocks
+        co = (xc @ xc.T).tocoo()
+        keep = co.row != co.col
+        rows, cols, dot = co.row[keep], co.col[keep], co.data[keep].astype(np.float64)
+        sim = dot / np.maximum(norms[rows] * norms[cols], 1e-12)
+        if self.shrink:
+            binary = (xc > 0).astype(np.float32)
+            support = (binary @ binary.T).tocsr()[rows, cols]
+            support = np.asarray(support).ravel()
+            sim *= support / (support + self.shrink)
+        # the k most similar items of each item (column): rank within column, keep the top k
+        order = np.lexsort((-sim, cols))
+        cols_sorted = cols[order]
+        starts = np.flatnonzero(np.r_[True, cols_sorted[1:] != cols_sorted[:-1]])
+        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        chosen = order[(rank < self.k) & (sim[order] > 0)]
         self.similarity_ = sp.csr_matrix(
-            (np.concatenate(vals).astype(np.float32),
-             (np.concatenate(rows), np.concatenate(cols))), shape=(n, n),
-        )  # fmt: skip
-        self.n_items_ = n
+            (sim[chosen].astype(np.float32), (rows[chosen], cols[chosen])), shape=(n, n)
+        )
+        self._fitted(user_items)
         return self
 
     def _scores(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:

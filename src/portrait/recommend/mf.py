@@ -90,7 +90,7 @@ class MatrixFactorization(Recommender):
         self.user_factors_, self.item_factors_ = p, q
         self.user_bias_, self.item_bias_ = bu, bi
         self.range_ = self.clip or (float(ratings.min()), float(ratings.max()))
-        self.n_items_ = n_items
+        self._fitted(user_items)
         return self
 
     def predict(self, userids: Any, itemids: Any) -> np.ndarray:

@@ -34,7 +34,7 @@ class Popularity(Recommender):
         x = as_csr(user_items)
         x.data[:] = 1.0
         self.counts_ = np.asarray(x.sum(axis=0)).ravel()
-        self.n_items_ = x.shape[1]
+        self._fitted(x)
         self.group_counts_: dict[Any, np.ndarray] = {}
         if self.groups is not None:
             groups = np.asarray(self.groups, dtype=object)

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ANCHORS = 30  # a customer's products considered when explaining a recommendation
+_NEW_PER_CUSTOMER = 1  # new products (no interactions yet) at the end of a list, at most
+#: a new product is placed under a known one this similar, but not a near-twin of it (the
+#: same product under another code is not news)
+_NEW_SIMILARITY = (0.5, 0.95)
 _RECENT_DAYS = 30
 
 
@@ -139,9 +143,10 @@ def build_recommendations(
     seen_users = set(data.users.tolist())
     cluster_pop = _cluster_popularity(data, clusters, blocked)
     counts = {"model": 0, "segment": 0, "popular": 0}
+    fresh = _new_items(ws, data.items, titles)
     for u, uid in enumerate(data.users):
         picks = [(int(i), float(s)) for i, s in zip(ids[u], scores[u], strict=True) if i >= 0]
-        source = "model"
+        entries = []
         for rank, (item, score) in enumerate(picks, start=1):
             a = anchor[u, rank - 1]
             if a >= 0 and bought[u, a]:
@@ -151,10 +156,21 @@ def build_recommendations(
                 zh = f"与您看过的「{titles[a]}」常被一起选购"
             else:
                 en, zh = "popular with customers like you", "与您相似的顾客喜欢"
-            _add(rows, uid, rank, data.items[item], score, en, zh, "model")
-        if len(picks) < n:
+            entries.append((data.items[item], score, en, zh, "model"))
+        # new products nobody has bought yet, when they resemble the customer's own or picks
+        mine = [i for i, _ in picks] + bought[u].indices.tolist()
+        news = sorted({c for i in mine for c in fresh.get(i, ())}, key=lambda c: -c[1])
+        news = news[:_NEW_PER_CUSTOMER] if entries else []
+        entries = entries[: n - len(news)] + [
+            (item, sim, f"new, like {like}", f"新品，与「{like}」相似", "new_item")
+            for item, sim, like in news
+        ]
+        for rank, entry in enumerate(entries, start=1):
+            _add(rows, uid, rank, *entry)
+        source = "model"
+        if len(entries) < n:
             have = {i for i, _ in picks} | set(bought[u].indices.tolist())
-            source = _top_up(rows, uid, len(picks), n, have, clusters.get(uid), cluster_pop,
+            source = _top_up(rows, uid, len(entries), n, have, clusters.get(uid), cluster_pop,
                              recent_pop, data.items, source="model")  # fmt: skip
         counts["model" if picks else source] += 1
     for uid in known.to_pylist():
@@ -167,6 +183,52 @@ def build_recommendations(
     result.customers = len(seen_users | set(known.to_pylist()))
     result.sources = counts
     return result
+
+
+def _new_items(
+    ws: Workspace, known: np.ndarray, titles: np.ndarray
+) -> dict[int, list[tuple[str, float, str]]]:
+    """Products nobody has interacted with yet, each under the known product it resembles.
+
+    Similarity is the cosine of character 2-4-gram TF-IDF vectors of category and title
+    (works for Chinese titles without a word segmenter); a new product goes under its most
+    similar known product if the cosine is at least 0.5 and below 0.95 (a near-twin is the
+    same product under another code, not news). Returns known item index ->
+    [(new item id, similarity, known product's title)].
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    t = ws.table("items")
+    t = t.filter(t.is_merchandise.fill_null(True), t.in_stock.fill_null(True))
+    table = t.select("item_id", "title", "category").to_pyarrow()
+    ids = table.column("item_id").to_numpy(zero_copy_only=False).astype(str)
+    is_new = ~np.isin(ids, known)
+    if not is_new.any():
+        return {}
+    text = np.char.add(
+        table.column("category").fill_null("").to_numpy(zero_copy_only=False).astype(str),
+        np.char.add(" ", table.column("title").fill_null("").to_numpy(zero_copy_only=False)
+                    .astype(str)),
+    )  # fmt: skip
+    known_text = text[np.isin(ids, known)]
+    known_ids = ids[np.isin(ids, known)]
+    if not len(known_text) or not "".join(text[is_new]).strip():
+        return {}
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=1)
+    vectors = vectorizer.fit_transform(np.r_[known_text, text[is_new]])
+    sims = (vectors[len(known_text) :] @ vectors[: len(known_text)].T).tocsr()
+    position = {item: i for i, item in enumerate(known.tolist())}
+    out: dict[int, list[tuple[str, float, str]]] = {}
+    for row, new_id in enumerate(ids[is_new]):
+        line = sims.getrow(row)
+        if line.nnz == 0:
+            continue
+        j = line.indices[line.data.argmax()]
+        sim = float(line.data.max())
+        if _NEW_SIMILARITY[0] <= sim < _NEW_SIMILARITY[1]:
+            k = position[known_ids[j]]
+            out.setdefault(k, []).append((str(new_id), sim, titles[k]))
+    return out
 
 
 def _add(rows: dict[str, list[Any]], uid: str, rank: int, item: str, score: float, en: str,

@@ -35,7 +35,11 @@ class UserKNN(Recommender):
 
     name = "userknn"
 
-    def __init__(self, *, k: int = 50, shrink: float = 10.0, centre: bool = False) -> None:
+    def __init__(
+        self, *, k: int = 50, shrink: float = 10.0, centre: bool = False,
+        popularity_weight: float = 0.0,
+    ) -> None:  # fmt: skip
+        self.popularity_weight = popularity_weight
         self.k = k
         self.shrink = shrink
         self.centre = centre
@@ -52,7 +56,7 @@ class UserKNN(Recommender):
         self.binary_ = (x != 0).astype(np.float32).tocsr()
         self.norms_ = np.sqrt(np.asarray(c.multiply(c).sum(axis=1))).ravel()
         self.ratings_ = x
-        self.n_items_ = x.shape[1]
+        self._fitted(x)
         return self
 
     def _similarity(self, userids: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
