@@ -27,7 +27,12 @@ import scipy.sparse as sp
 from portrait.errors import ConfigError
 from portrait.features._context import utc_of_local_midnight
 from portrait.recommend.evaluate import MODELS, _make
-from portrait.recommend.interactions import interaction_log, interactions, to_matrix
+from portrait.recommend.interactions import (
+    Interactions,
+    interaction_log,
+    interactions,
+    to_matrix,
+)
 
 if TYPE_CHECKING:
     from portrait.workspace import Workspace
@@ -237,7 +242,11 @@ def _add(rows: dict[str, list[Any]], uid: str, rank: int, item: str, score: floa
         rows[key].append(value)
 
 
-def _top_up(rows, uid, start, n, have, cluster, cluster_pop, recent_pop, items, source) -> str:
+def _top_up(
+    rows: dict[str, list[Any]], uid: str, start: int, n: int, have: set[int],
+    cluster: tuple[int, str, str] | None, cluster_pop: dict[int, np.ndarray],
+    recent_pop: np.ndarray, items: np.ndarray, source: str,
+) -> str:  # fmt: skip
     """Fill a list up to ``n`` from the customer's cluster, else the recent best sellers."""
     if cluster is not None and cluster[0] in cluster_pop:
         pop, label = cluster_pop[cluster[0]], "segment"
@@ -273,7 +282,9 @@ def _clusters(ws: Workspace) -> dict[str, tuple[int, str, str]]:
     }  # fmt: skip
 
 
-def _cluster_popularity(data, clusters, blocked) -> dict[int, np.ndarray]:
+def _cluster_popularity(
+    data: Interactions, clusters: dict[str, tuple[int, str, str]], blocked: np.ndarray
+) -> dict[int, np.ndarray]:
     """Customers per item within each cluster."""
     label = np.array([clusters.get(u, (-1,))[0] for u in data.users])
     binary = (data.matrix > 0).astype(np.float32)
