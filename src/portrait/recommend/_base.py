@@ -125,6 +125,27 @@ class Recommender:
             scores.append(v)
         return np.vstack(ids), np.vstack(scores)
 
+    def item_affinity(self, targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
+        """How strongly the model ties each item of ``sources`` to the matching item of
+        ``targets`` (aligned index arrays): what explains a recommendation ("like X you
+        bought"). By default the cosine of the model's item representations; linear models
+        override it with the exact weight the source contributes to the target's score.
+        """
+        self._check()
+        if not hasattr(self, "_unit_vectors_"):
+            v = self._item_vectors()
+            if sp.issparse(v):
+                norms = np.sqrt(np.asarray(v.multiply(v).sum(axis=1))).ravel()
+                v = sp.diags(1.0 / np.maximum(norms, 1e-12)) @ v
+                self._unit_vectors_ = sp.csr_matrix(v)
+            else:
+                v = np.asarray(v, dtype=np.float32)
+                self._unit_vectors_ = v / np.maximum(np.linalg.norm(v, axis=1), 1e-12)[:, None]
+        v = self._unit_vectors_
+        if sp.issparse(v):
+            return np.asarray(v[targets].multiply(v[sources]).sum(axis=1)).ravel()
+        return np.einsum("ij,ij->i", v[targets], v[sources])
+
     def _with_popularity(self, s: np.ndarray) -> np.ndarray:
         finite = np.isfinite(s)
         scale = np.max(np.abs(np.where(finite, s, 0.0)), axis=1, keepdims=True)

@@ -52,6 +52,17 @@ class EASE(Recommender):
         out[:, self.items_] = user_items[:, self.items_] @ self.weights_
         return out
 
+    def item_affinity(self, targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
+        """The weight with which ``sources`` adds to ``targets``' scores (0 off the kept items)."""
+        self._check()
+        position = np.full(self.n_items_, -1)
+        position[self.items_] = np.arange(len(self.items_))
+        t, s = position[targets], position[sources]
+        ok = (t >= 0) & (s >= 0)
+        out = np.zeros(len(targets), dtype=np.float32)
+        out[ok] = self.weights_[s[ok], t[ok]]
+        return out
+
     def _item_vectors(self) -> np.ndarray:
         full = np.zeros((self.n_items_, len(self.items_)), dtype=np.float32)
         full[self.items_] = self.weights_

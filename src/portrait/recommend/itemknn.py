@@ -90,3 +90,8 @@ class ItemKNN(Recommender):
 
     def _item_vectors(self) -> sp.csr_matrix:
         return self.similarity_
+
+    def item_affinity(self, targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
+        """The similarity through which ``sources`` adds to ``targets``' scores."""
+        self._check()
+        return np.asarray(self.similarity_[sources, targets]).ravel()

@@ -56,3 +56,7 @@ class Popularity(Recommender):
 
     def _item_vectors(self) -> np.ndarray:
         return self.counts_[:, None]
+
+    def item_affinity(self, targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
+        """Popularity ties no item to another."""
+        return np.zeros(len(targets))

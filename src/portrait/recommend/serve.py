@@ -6,7 +6,7 @@ After ``portrait build`` the table ``recommendations`` holds, for every known cu
 - customers with a history get the configured model's ranking, minus what they already
   bought (or rated, in a shop without purchases), products that are not merchandise
   (postage, fees) and products out of stock; each item's reason names the product of theirs
-  it is most often bought with ("bought with X");
+  the model ties to it most ("like X, which you bought");
 - customers without a history (registered, or only known from the features) get what is
   popular in their behavioural cluster, or in the whole shop in its last 30 days;
 - a list the model could not fill (everything else filtered out) is topped up the same way.
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_ANCHORS = 30  # a customer's products considered when explaining a recommendation
+_ANCHORS = 10  # a customer's products considered when explaining a recommendation
 _NEW_PER_CUSTOMER = 1  # new products (no interactions yet) at the end of a list, at most
 #: a new product is placed under a known one this similar, but not a near-twin of it (the
 #: same product under another code is not news)
@@ -71,35 +71,41 @@ def _titles(ws: Workspace, items: np.ndarray) -> np.ndarray:
     return np.array([(lookup.get(i) or i).strip() for i in items], dtype=object)
 
 
-def _anchors(
-    matrix: sp.csr_matrix, users: np.ndarray, recs: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each recommended item, the customer's own item most bought with it.
+def _own_items(rows: sp.csr_matrix, k: int) -> np.ndarray:
+    """Each row's ``k`` heaviest items (-1 where it has fewer)."""
+    counts = np.diff(rows.indptr)
+    row_of = np.repeat(np.arange(rows.shape[0]), counts)
+    order = np.lexsort((-rows.data, row_of))
+    rank = np.arange(len(order)) - np.repeat(rows.indptr[:-1], counts)
+    keep = rank < k
+    out = np.full((rows.shape[0], k), -1, dtype=np.int64)
+    out[row_of[order][keep], rank[keep]] = rows.indices[order][keep]
+    return out
 
-    Co-occurrence cosine between the item columns; returns (anchor item index, strength),
-    -1 where no item of theirs co-occurs with it.
-    """
-    binary = (matrix > 0).astype(np.float32).tocsc()
-    norms = np.sqrt(np.asarray(binary.sum(axis=0)).ravel())
-    columns = binary.T.tocsr()
+
+def _anchors(model: Any, matrix: sp.csr_matrix, recs: np.ndarray) -> np.ndarray:
+    """For each recommended item, the customer's own item the model ties to it most
+    (:meth:`Recommender.item_affinity`); -1 where none is tied to it."""
     anchor = np.full(recs.shape, -1, dtype=np.int64)
-    strength = np.zeros(recs.shape)
-    rows = matrix[users]
-    for r in range(len(users)):
-        own = rows.indices[rows.indptr[r] : rows.indptr[r + 1]]
-        if len(own) == 0:
-            continue
-        if len(own) > _ANCHORS:
-            weights = rows.data[rows.indptr[r] : rows.indptr[r + 1]]
-            own = own[np.argsort(-weights, kind="stable")[:_ANCHORS]]
-        valid = recs[r] >= 0
-        co = (columns[recs[r][valid]] @ columns[own].T).toarray()
-        co /= np.maximum(norms[recs[r][valid], None] * norms[None, own], 1e-12)
-        best = co.argmax(axis=1)
-        got = co[np.arange(len(best)), best]
-        anchor[r, valid] = np.where(got > 0, own[best], -1)
-        strength[r, valid] = got
-    return anchor, strength
+    batch = max(1, 500_000 // max(recs.shape[1] * _ANCHORS, 1))
+    for lo in range(0, len(recs), batch):
+        rec = recs[lo : lo + batch]
+        own = _own_items(matrix[lo : lo + batch], _ANCHORS)
+        pairs_t = np.repeat(rec[:, :, None], own.shape[1], axis=2)
+        pairs_s = np.repeat(own[:, None, :], rec.shape[1], axis=1)
+        valid = (pairs_t >= 0) & (pairs_s >= 0)
+        strength = np.full(pairs_t.shape, -np.inf)
+        if valid.any():
+            strength[valid] = model.item_affinity(pairs_t[valid], pairs_s[valid])
+        best = strength.argmax(axis=2)
+        got = np.take_along_axis(strength, best[:, :, None], axis=2)[:, :, 0]
+        chosen = np.take_along_axis(pairs_s, best[:, :, None], axis=2)[:, :, 0]
+        anchor[lo : lo + batch] = np.where(got > 0, chosen, -1)
+    return anchor
+
+
+def _join(*parts: Any) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, "")
 
 
 def build_recommendations(
@@ -129,111 +135,178 @@ def build_recommendations(
     model.fit(data.matrix)
     n = cfg.n
     users = np.arange(len(data.users))
-    ids, scores = model.recommend(users, data.matrix, N=n, filter_items=blocked, exclude=exclude)
+    batch = max(1, 20_000_000 // max(len(data.items), 1))
+    ids, scores = model.recommend(
+        users, data.matrix, N=n, filter_items=blocked, exclude=exclude, batch_size=batch
+    )
     ids = np.where(np.isfinite(scores), ids, -1)
-    anchor, _ = _anchors(data.matrix, users, ids)
-    titles = _titles(ws, data.items)
-    bought = exclude
-    # the fallback rankings: per cluster, and the shop's recent best sellers
+    anchor = _anchors(model, data.matrix, ids)
+    titles = pa.array(_titles(ws, data.items), pa.string())
+    # new products nobody has bought yet take the last place of a list that recommends a
+    # product they resemble
+    fresh_of, fresh_sim, fresh_ids = _new_items(ws, data.items)
+    tied = np.where(ids >= 0, fresh_of[np.maximum(ids, 0)], -1)
+    filled = (ids >= 0).sum(axis=1)
+    has_new = (tied >= 0).any(axis=1) & (filled > 0)
+    first = (tied >= 0).argmax(axis=1)
+    slot = np.minimum(filled, n - 1)
+    # the model's lists, flattened, with their reasons
+    rows_u, rows_r = np.nonzero(ids >= 0)
+    item, anc = ids[rows_u, rows_r], anchor[rows_u, rows_r]
+    has_anchor = anc >= 0
+    bought_anchor = np.zeros(len(anc), dtype=bool)
+    bought_anchor[has_anchor] = (
+        np.asarray(exclude[rows_u[has_anchor], anc[has_anchor]]).ravel() != 0
+    )
+    like = pc.take(titles, pa.array(np.where(has_anchor, anc, 0)))
+    en = pc.if_else(
+        pa.array(bought_anchor), _join("like ", like, ", which you bought"),
+        pc.if_else(pa.array(has_anchor), _join("like ", like, ", which you looked at"),
+                   "popular with customers like you"),
+    )  # fmt: skip
+    zh = pc.if_else(
+        pa.array(bought_anchor), _join("与您买过的「", like, "」相似"),
+        pc.if_else(pa.array(has_anchor), _join("与您看过的「", like, "」相似"),
+                   "与您相似的顾客喜欢"),
+    )  # fmt: skip
+    model_part = pa.table({
+        "user_id": pc.take(pa.array(data.users), pa.array(rows_u)),
+        "rank": pa.array(rows_r + 1, pa.int64()),
+        "item_id": pc.take(pa.array(data.items), pa.array(item)),
+        "score": pa.array(scores[rows_u, rows_r], pa.float64()),
+        "reason": en,
+        "reason_zh": zh,
+        "source": pa.array(np.full(len(item), "model", dtype=object), pa.string()),
+    })  # fmt: skip
+    # a new product takes the last place (replacing the model's last pick in a full list)
+    new_u = np.flatnonzero(has_new)
+    replaced = np.isin(rows_u * n + rows_r, new_u * n + slot[new_u])
+    model_part = model_part.filter(pa.array(~replaced))
+    resembles = ids[new_u, first[new_u]]
+    like_new = pc.take(titles, pa.array(resembles))
+    new_part = pa.table({
+        "user_id": pc.take(pa.array(data.users), pa.array(new_u)),
+        "rank": pa.array(slot[new_u] + 1, pa.int64()),
+        "item_id": pc.take(pa.array(fresh_ids, pa.string()),
+                           pa.array(fresh_of[resembles])),
+        "score": pa.array(fresh_sim[resembles], pa.float64()),
+        "reason": _join("new, like ", like_new),
+        "reason_zh": _join("新品，与「", like_new, "」相似"),
+        "source": pa.array(np.full(len(new_u), "new_item", dtype=object), pa.string()),
+    })  # fmt: skip
+    # short lists (everything else filtered out) and customers without a history
     recent_from = cutoff - timedelta(days=_RECENT_DAYS)
     recent = events.filter(
         pc.greater_equal(events.column("ts"), pa.scalar(recent_from, pa.timestamp("us")))
     )
     if recent.num_rows == 0:
         recent = events
-    recent_pop = np.asarray((to_matrix(recent, data.users, data.items) > 0).sum(axis=0)).ravel()
+    recent_pop = np.asarray((to_matrix(recent, data.users, data.items) > 0).sum(axis=0))
+    recent_pop = recent_pop.ravel().astype(np.float64)
     recent_pop[blocked] = -1
     clusters = _clusters(ws)
-    rows: dict[str, list[Any]] = {k: [] for k in _SCHEMA.names}
-    seen_users = set(data.users.tolist())
     cluster_pop = _cluster_popularity(data, clusters, blocked)
-    counts = {"model": 0, "segment": 0, "popular": 0}
-    fresh = _new_items(ws, data.items, titles)
-    for u, uid in enumerate(data.users):
-        picks = [(int(i), float(s)) for i, s in zip(ids[u], scores[u], strict=True) if i >= 0]
-        entries = []
-        for rank, (item, score) in enumerate(picks, start=1):
-            a = anchor[u, rank - 1]
-            if a >= 0 and bought[u, a]:
-                en, zh = f"bought with {titles[a]}", f"常与您买过的「{titles[a]}」一起购买"
-            elif a >= 0:
-                en = f"goes with {titles[a]}, which you looked at"
-                zh = f"与您看过的「{titles[a]}」常被一起选购"
-            else:
-                en, zh = "popular with customers like you", "与您相似的顾客喜欢"
-            entries.append((data.items[item], score, en, zh, "model"))
-        # new products nobody has bought yet, when they resemble the customer's own or picks
-        mine = [i for i, _ in picks] + bought[u].indices.tolist()
-        news = sorted({c for i in mine for c in fresh.get(i, ())}, key=lambda c: -c[1])
-        news = news[:_NEW_PER_CUSTOMER] if entries else []
-        entries = entries[: n - len(news)] + [
-            (item, sim, f"new, like {like}", f"新品，与「{like}」相似", "new_item")
-            for item, sim, like in news
-        ]
-        for rank, entry in enumerate(entries, start=1):
-            _add(rows, uid, rank, *entry)
-        source = "model"
-        if len(entries) < n:
-            have = {i for i, _ in picks} | set(bought[u].indices.tolist())
-            source = _top_up(rows, uid, len(entries), n, have, clusters.get(uid), cluster_pop,
-                             recent_pop, data.items, source="model")  # fmt: skip
-        counts["model" if picks else source] += 1
-    for uid in known.to_pylist():
-        if uid in seen_users:
-            continue
-        source = _top_up(rows, uid, 0, n, set(), clusters.get(uid), cluster_pop, recent_pop,
-                         data.items, source="")  # fmt: skip
-        counts[source] += 1
-    ws.replace_table("recommendations", pa.table(rows, schema=_SCHEMA))
-    result.customers = len(seen_users | set(known.to_pylist()))
+    rows: dict[str, list[Any]] = {k: [] for k in _SCHEMA.names}
+    counts = {"model": int((filled > 0).sum()), "segment": 0, "popular": 0}
+    length = np.maximum(filled, np.where(has_new, slot + 1, 0))
+    for u in np.flatnonzero(length < n):
+        uid = data.users[u]
+        have = set(ids[u][ids[u] >= 0].tolist()) | set(exclude[u].indices.tolist())
+        source = _top_up(rows, uid, int(length[u]), n, have, clusters.get(uid), cluster_pop,
+                         recent_pop, data.items, source="model" if filled[u] else "")  # fmt: skip
+        if not filled[u]:
+            counts[source] += 1
+    seen = set(data.users.tolist())
+    prospects = [u for u in known.to_pylist() if u not in seen]
+    fallback, served = _fallback_lists(prospects, n, clusters, cluster_pop, recent_pop,
+                                       data.items)  # fmt: skip
+    for label, m in served.items():
+        counts[label] += m
+    table = pa.concat_tables(
+        [model_part, new_part, pa.table(rows, schema=_SCHEMA), *fallback]
+    ).cast(_SCHEMA)
+    ws.replace_table("recommendations", table)
+    result.customers = len(seen) + len(prospects)
     result.sources = counts
     return result
 
 
-def _new_items(
-    ws: Workspace, known: np.ndarray, titles: np.ndarray
-) -> dict[int, list[tuple[str, float, str]]]:
+def _fallback_lists(
+    users: list[str], n: int, clusters: dict[str, tuple[int, str, str]],
+    cluster_pop: dict[int, np.ndarray], recent_pop: np.ndarray, items: np.ndarray,
+) -> tuple[list[pa.Table], dict[str, int]]:  # fmt: skip
+    """Lists for customers without a history: their cluster's best sellers, else the shop's
+    recent ones; one list per cluster, repeated for its customers."""
+    groups: dict[tuple, list[str]] = {}
+    for uid in users:
+        c = clusters.get(uid)
+        key = c if c is not None and c[0] in cluster_pop else ("popular",)
+        groups.setdefault(key, []).append(uid)
+    parts, served = [], {"segment": 0, "popular": 0}
+    for key, members in groups.items():
+        if key == ("popular",):
+            pop, label = recent_pop, "popular"
+            en, zh = "a best seller this month", "本月热销"
+        else:
+            pop, label = cluster_pop[key[0]], "segment"
+            en, zh = f"popular in your segment ({key[1]})", f"在您所在的客群（{key[2]}）中热销"
+        top = np.argsort(-pop, kind="stable")[:n]
+        top = top[pop[top] > 0]
+        m, k = len(members), len(top)
+        served[label] += m
+        parts.append(pa.table({
+            "user_id": pa.array(np.repeat(np.array(members, dtype=object), k), pa.string()),
+            "rank": pa.array(np.tile(np.arange(1, k + 1), m), pa.int64()),
+            "item_id": pa.array(np.tile(items[top], m), pa.string()),
+            "score": pa.array(np.tile(pop[top].astype(np.float64), m)),
+            "reason": pa.array([en] * (m * k), pa.string()),
+            "reason_zh": pa.array([zh] * (m * k), pa.string()),
+            "source": pa.array([label] * (m * k), pa.string()),
+        }))  # fmt: skip
+    return parts, served
+
+
+def _new_items(ws: Workspace, known: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Products nobody has interacted with yet, each under the known product it resembles.
 
     Similarity is the cosine of character 2-4-gram TF-IDF vectors of category and title
     (works for Chinese titles without a word segmenter); a new product goes under its most
     similar known product if the cosine is at least 0.5 and below 0.95 (a near-twin is the
-    same product under another code, not news). Returns known item index ->
-    [(new item id, similarity, known product's title)].
+    same product under another code, not news). Returns, per known item, the index of the
+    new product most like it (-1 for none) and the similarity, and the new products' ids.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    none = (np.full(len(known), -1), np.zeros(len(known)), np.array([], dtype=object))
     t = ws.table("items")
     t = t.filter(t.is_merchandise.fill_null(True), t.in_stock.fill_null(True))
     table = t.select("item_id", "title", "category").to_pyarrow()
     ids = table.column("item_id").to_numpy(zero_copy_only=False).astype(str)
-    is_new = ~np.isin(ids, known)
-    if not is_new.any():
-        return {}
-    text = np.char.add(
-        table.column("category").fill_null("").to_numpy(zero_copy_only=False).astype(str),
-        np.char.add(" ", table.column("title").fill_null("").to_numpy(zero_copy_only=False)
-                    .astype(str)),
-    )  # fmt: skip
-    known_text = text[np.isin(ids, known)]
-    known_ids = ids[np.isin(ids, known)]
-    if not len(known_text) or not "".join(text[is_new]).strip():
-        return {}
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=1)
-    vectors = vectorizer.fit_transform(np.r_[known_text, text[is_new]])
-    sims = (vectors[len(known_text) :] @ vectors[: len(known_text)].T).tocsr()
-    position = {item: i for i, item in enumerate(known.tolist())}
-    out: dict[int, list[tuple[str, float, str]]] = {}
-    for row, new_id in enumerate(ids[is_new]):
-        line = sims.getrow(row)
-        if line.nnz == 0:
-            continue
-        j = line.indices[line.data.argmax()]
-        sim = float(line.data.max())
-        if _NEW_SIMILARITY[0] <= sim < _NEW_SIMILARITY[1]:
-            k = position[known_ids[j]]
-            out.setdefault(k, []).append((str(new_id), sim, titles[k]))
-    return out
+    text = (
+        pc.binary_join_element_wise(
+            table.column("category").fill_null(""), table.column("title").fill_null(""), " "
+        )
+        .to_numpy(zero_copy_only=False)
+        .astype(str)
+    )
+    is_known = np.isin(ids, known)
+    if is_known.all() or not is_known.any() or not "".join(text[~is_known]).strip():
+        return none
+    vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit_transform(
+        np.r_[text[is_known], text[~is_known]]
+    )
+    n_known = int(is_known.sum())
+    sims = (vectors[n_known:] @ vectors[:n_known].T).tocsr()
+    best = np.asarray(sims.argmax(axis=1)).ravel()
+    sim = np.asarray(sims.max(axis=1).todense()).ravel()
+    ok = (sim >= _NEW_SIMILARITY[0]) & (sim < _NEW_SIMILARITY[1])
+    position = pc.index_in(pa.array(ids[is_known][best[ok]]), value_set=pa.array(known))
+    target = position.to_numpy(zero_copy_only=False).astype(np.int64)
+    fresh_of, fresh_sim = np.full(len(known), -1), np.zeros(len(known))
+    order = np.argsort(sim[ok], kind="stable")  # the most similar new product wins
+    fresh_of[target[order]] = np.flatnonzero(ok)[order]
+    fresh_sim[target[order]] = sim[ok][order]
+    return fresh_of, fresh_sim, ids[~is_known]
 
 
 def _add(rows: dict[str, list[Any]], uid: str, rank: int, item: str, score: float, en: str,
