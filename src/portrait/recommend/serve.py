@@ -83,10 +83,18 @@ def _own_items(rows: sp.csr_matrix, k: int) -> np.ndarray:
     return out
 
 
-def _anchors(model: Any, matrix: sp.csr_matrix, recs: np.ndarray) -> np.ndarray:
+def _anchors(
+    model: Any, matrix: sp.csr_matrix, recs: np.ndarray, blocked: np.ndarray
+) -> np.ndarray:
     """For each recommended item, the customer's own item the model ties to it most
-    (:meth:`Recommender.item_affinity`); -1 where none is tied to it."""
+    (:meth:`Recommender.item_affinity`); -1 where none is tied to it. Postage and other
+    non-products never explain anything."""
     anchor = np.full(recs.shape, -1, dtype=np.int64)
+    if len(blocked):
+        keep = np.ones(matrix.shape[1])
+        keep[blocked] = 0
+        matrix = sp.csr_matrix(matrix @ sp.diags(keep))
+        matrix.eliminate_zeros()
     batch = max(1, 500_000 // max(recs.shape[1] * _ANCHORS, 1))
     for lo in range(0, len(recs), batch):
         rec = recs[lo : lo + batch]
@@ -140,7 +148,7 @@ def build_recommendations(
         users, data.matrix, N=n, filter_items=blocked, exclude=exclude, batch_size=batch
     )
     ids = np.where(np.isfinite(scores), ids, -1)
-    anchor = _anchors(model, data.matrix, ids)
+    anchor = _anchors(model, data.matrix, ids, blocked)
     titles = pa.array(_titles(ws, data.items), pa.string())
     # new products nobody has bought yet take the last place of a list that recommends a
     # product they resemble
