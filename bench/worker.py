@@ -125,7 +125,7 @@ def portrait_value(summary: str) -> None:
     import pyarrow.parquet as pq
 
     from portrait.value import BetaGeoModel, GammaGammaModel, customer_lifetime_value
-    from portrait.value.build import _spread
+    from portrait.value._base import per_distinct
 
     t = pq.read_table(summary)
     x, tx, big_t = (t.column(c).to_numpy() for c in ("frequency", "recency", "T"))
@@ -134,12 +134,12 @@ def portrait_value(summary: str) -> None:
     model = BetaGeoModel().fit(x, tx, big_t)
     spend_model = GammaGammaModel().fit(x, money)
     t1 = _time.perf_counter()
-    scores = {"p_alive": _spread(model.conditional_probability_alive, x, tx, big_t)}
+    scores = {"p_alive": per_distinct(model.conditional_probability_alive, x, tx, big_t)}
     for days in (30, 90, 365):
-        scores[f"e{days}"] = _spread(
+        scores[f"e{days}"] = per_distinct(
             lambda a, b, c, d=days: model.conditional_expected_purchases(d, a, b, c), x, tx, big_t
         )
-    scores["p90"] = _spread(
+    scores["p90"] = per_distinct(
         lambda a, b, c: model.probability_purchase_within(90, a, b, c), x, tx, big_t
     )
     spend = spend_model.conditional_expected_average_profit(x, money)

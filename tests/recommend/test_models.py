@@ -57,7 +57,20 @@ class TestContract:
         ids, _ = model.recommend(users, x[users], N=5, filter_items=blocked)
         assert not set(ids.ravel()) & set(blocked)
         kept, _ = model.recommend(users, x[users], N=5, filter_already_liked_items=False)
-        assert kept.shape == (10, 5)
+        # unfiltered, the lists bring back what the customers already have
+        assert any(set(kept[u]) & set(x[u].indices) for u in users)
+        # ``exclude`` masks its own rows instead of ``user_items``: nothing, here
+        nothing = x[users] * 0
+        nothing.eliminate_zeros()
+        open_ids, _ = model.recommend(users, x[users], N=5, exclude=nothing)
+        assert np.array_equal(open_ids, kept)
+
+    def test_fit_leaves_the_callers_weights_alone(self, name, split):
+        x = split.train.matrix.copy()
+        x.data = x.data * 3.0  # weights other than 1
+        before = x.copy()
+        MODELS[name]().fit(x)
+        assert (x != before).nnz == 0
 
     def test_similar_items_leave_the_item_out(self, name, fitted):
         ids, scores = fitted[name].similar_items([0, 1, 2], N=5)

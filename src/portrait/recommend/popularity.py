@@ -31,8 +31,7 @@ class Popularity(Recommender):
         self.groups = groups
 
     def fit(self, user_items: sp.csr_matrix) -> Popularity:
-        x = as_csr(user_items)
-        x.data[:] = 1.0
+        x = (as_csr(user_items) != 0).astype(np.float32)  # a copy: the caller's weights stay
         self.counts_ = np.asarray(x.sum(axis=0)).ravel()
         self._fitted(x)
         self.group_counts_: dict[Any, np.ndarray] = {}

@@ -33,6 +33,7 @@ from portrait.recommend.interactions import (
     interactions,
     to_matrix,
 )
+from portrait.recommend.popularity import Popularity
 
 if TYPE_CHECKING:
     from portrait.workspace import Workspace
@@ -65,10 +66,13 @@ def _blocked(ws: Workspace, items: np.ndarray) -> np.ndarray:
     return np.flatnonzero(pc.is_in(pa.array(items), value_set=ids).to_numpy(zero_copy_only=False))
 
 
-def _titles(ws: Workspace, items: np.ndarray) -> np.ndarray:
+def _titles(ws: Workspace, items: np.ndarray) -> pa.Array:
+    """Each item's title (its id where it has none), aligned with ``items``."""
     t = ws.table("items").select("item_id", "title").to_pyarrow()
-    lookup = dict(zip(t.column("item_id").to_pylist(), t.column("title").to_pylist(), strict=True))
-    return np.array([(lookup.get(i) or i).strip() for i in items], dtype=object)
+    ids = pa.array(items, pa.string())
+    at = pc.index_in(ids, value_set=t.column("item_id"))
+    title = pc.utf8_trim_whitespace(pc.take(t.column("title"), at))
+    return pc.coalesce(pc.if_else(pc.equal(title, ""), None, title), ids)
 
 
 def _own_items(rows: sp.csr_matrix, k: int) -> np.ndarray:
@@ -149,7 +153,7 @@ def build_recommendations(
     )
     ids = np.where(np.isfinite(scores), ids, -1)
     anchor = _anchors(model, data.matrix, ids, blocked)
-    titles = pa.array(_titles(ws, data.items), pa.string())
+    titles = _titles(ws, data.items)
     # new products nobody has bought yet take the last place of a list that recommends a
     # product they resemble
     fresh_of, fresh_sim, fresh_ids = _new_items(ws, data.items)
@@ -366,15 +370,12 @@ def _clusters(ws: Workspace) -> dict[str, tuple[int, str, str]]:
 def _cluster_popularity(
     data: Interactions, clusters: dict[str, tuple[int, str, str]], blocked: np.ndarray
 ) -> dict[int, np.ndarray]:
-    """Customers per item within each cluster."""
-    label = np.array([clusters.get(u, (-1,))[0] for u in data.users])
-    binary = (data.matrix > 0).astype(np.float32)
-    out = {}
-    for c in set(label.tolist()) - {-1}:
-        pop = np.asarray(binary[label == c].sum(axis=0)).ravel()
+    """Customers per item within each cluster (:class:`Popularity` per group)."""
+    groups = [clusters.get(u, (None,))[0] for u in data.users]
+    counts = Popularity(groups=groups).fit(data.matrix).group_counts_
+    for pop in counts.values():
         pop[blocked] = -1
-        out[c] = pop
-    return out
+    return counts
 
 
 _SCHEMA = pa.schema(

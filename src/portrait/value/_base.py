@@ -63,6 +63,14 @@ def distinct_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     return [rows[:, i] for i in range(rows.shape[1])], counts.astype(_FLOAT)
 
 
+def per_distinct(fn: Any, *columns: np.ndarray) -> np.ndarray:
+    """``fn(*columns)`` evaluated once per distinct row and spread back to every row:
+    customers summarised by day share (x, t_x, T) by the hundred, and the hypergeometric
+    functions are the costly part of scoring."""
+    rows, inverse = np.unique(np.column_stack(columns), axis=0, return_inverse=True)
+    return np.asarray(fn(*(rows[:, i] for i in range(rows.shape[1]))))[inverse.reshape(-1)]
+
+
 def maximise(
     loglik: Any, start: np.ndarray, weights: np.ndarray, *, penalizer: float = 0.0
 ) -> tuple[np.ndarray, float, bool]:

@@ -8,7 +8,8 @@ version, in ``artifacts/value/`` so that they are used again without refitting
 (:func:`load_models`).
 
 Predictions are computed once per distinct (frequency, recency, T), which a million
-customers summarised by day share by the hundred, then spread back to customers.
+customers summarised by day share by the hundred, then spread back to customers
+(:func:`portrait.value._base.per_distinct`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ import numpy as np
 import pyarrow as pa
 
 from portrait.errors import ConfigError
-from portrait.value.churn import RISK_BANDS, ChurnModel, purchase_scores, training_snapshots
+from portrait.value._base import per_distinct
+from portrait.value.churn import (
+    RISK_BANDS,
+    ChurnModel,
+    scores_of,
+    training_snapshots,
+    with_purchase_scores,
+)
 from portrait.value.clv import customer_lifetime_value
 from portrait.value.evaluate import MODELS
 from portrait.value.gamma_gamma import GammaGammaModel, frequency_spend_correlation
@@ -61,11 +69,6 @@ class ValueResult:
     churn_model: ChurnModel | None = None
     #: why a part is missing or to be read with care
     notes: list[str] = field(default_factory=list)
-
-
-def _spread(fn: Any, x: np.ndarray, tx: np.ndarray, t: np.ndarray) -> np.ndarray:
-    rows, inverse = np.unique(np.column_stack([x, tx, t]), axis=0, return_inverse=True)
-    return fn(rows[:, 0], rows[:, 1], rows[:, 2])[inverse.reshape(-1)]
 
 
 def _tiers(score: np.ndarray) -> np.ndarray:
@@ -107,15 +110,15 @@ def build_value(ws: Workspace, as_of: date, *, engine: str | None = None) -> Val
     result.purchase_model = model
     result.notes += model.warnings_
     columns: dict[str, Any] = {"user_id": summary.column("user_id")}
-    columns["p_alive"] = _spread(model.conditional_probability_alive, x, tx, t)
+    columns["p_alive"] = per_distinct(model.conditional_probability_alive, x, tx, t)
     chances = []
     for days in (30, 90, 365):
-        columns[f"expected_purchases_{days}d"] = _spread(
+        columns[f"expected_purchases_{days}d"] = per_distinct(
             lambda a, b, c, d=days: model.conditional_expected_purchases(d / step, a, b, c),
             x, tx, t,
         )  # fmt: skip
         chances.append(
-            _spread(
+            per_distinct(
                 lambda a, b, c, d=days: model.probability_purchase_within(d / step, a, b, c),
                 x,
                 tx,
@@ -186,7 +189,7 @@ def _churn(
         x, tx, t = (summary.column(c).to_numpy() for c in ("frequency", "recency", "T"))
         model = result.purchase_model
         assert model is not None
-        p_buy = _spread(
+        p_buy = per_distinct(
             lambda a, b, c: model.probability_purchase_within(horizon / step, a, b, c), x, tx, t
         )
         columns["churn_probability"] = 1.0 - p_buy
@@ -197,10 +200,9 @@ def _churn(
         return
     result.churn_model = churn
     features = ws.table("features").to_pyarrow()
-    scores = purchase_scores(ws, as_of, horizon, model=cfg.model, unit=cfg.time_unit,
-                             engine=engine)  # fmt: skip
-    from portrait.value.churn import with_purchase_scores
-
+    # the purchase model this stage fitted on the same summary gives the churn model's scores
+    assert result.purchase_model is not None
+    scores = scores_of(result.purchase_model, summary, horizon / UNIT_DAYS[cfg.time_unit])
     scored = with_purchase_scores(features, scores)
     # one row per buyer, in the summary's order
     order = pa.table({"user_id": summary.column("user_id"),

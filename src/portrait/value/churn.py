@@ -227,14 +227,26 @@ def purchase_scores(
     from portrait.value.summary import UNIT_DAYS, rfm_summary
 
     summary = rfm_summary(ws, as_of, unit=unit, engine=engine).to_pyarrow()  # type: ignore[arg-type]
-    cols = [summary.column(c).to_numpy() for c in ("frequency", "recency", "T")]
-    fitted = MODELS[model]().fit(*cols)
-    t = horizon_days / UNIT_DAYS[unit]
+    fitted = MODELS[model]().fit(*(summary.column(c).to_numpy() for c in SUMMARY))
+    return scores_of(fitted, summary, horizon_days / UNIT_DAYS[unit])
+
+
+SUMMARY = ("frequency", "recency", "T")
+
+
+def scores_of(fitted: Any, summary: pa.Table, t: float) -> pa.Table:
+    """The :data:`PURCHASE_SCORES` of every customer of ``summary`` under a fitted
+    repeat-purchase model, ``t`` in its time unit."""
+    from portrait.value._base import per_distinct
+
+    cols = [summary.column(c).to_numpy() for c in SUMMARY]
     return pa.table({
         "user_id": summary.column("user_id"),
-        "expected_purchases": fitted.conditional_expected_purchases(t, *cols),
-        "p_alive": fitted.conditional_probability_alive(*cols),
-        "p_purchase": fitted.probability_purchase_within(t, *cols),
+        "expected_purchases": per_distinct(
+            lambda *c: fitted.conditional_expected_purchases(t, *c), *cols
+        ),
+        "p_alive": per_distinct(fitted.conditional_probability_alive, *cols),
+        "p_purchase": per_distinct(lambda *c: fitted.probability_purchase_within(t, *c), *cols),
     })  # fmt: skip
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from portrait.errors import ConfigError
 from portrait.features._context import AsOf
+from portrait.value._base import distinct_rows
 from portrait.value.bgnbd import BetaGeoModel
 from portrait.value.mbgnbd import ModifiedBetaGeoModel
 from portrait.value.summary import UNIT_DAYS, TimeUnit, purchase_periods, rfm_summary
@@ -144,8 +145,7 @@ def evaluate_holdout(
         raise ConfigError(
             f"The holdout after {cal_end} is empty; choose an earlier --calibration-end."
         )
-    summary = rfm_summary(ws, as_of, unit=unit, holdout_end=end_excl, engine=engine)
-    frame = summary.to_pandas()
+    frame = rfm_summary(ws, as_of, unit=unit, holdout_end=end_excl, engine=engine).to_pandas()
     if len(frame) < 10:
         raise ConfigError(
             f"Only {len(frame)} customers bought before {as_of}; choose a later --calibration-end."
@@ -176,7 +176,7 @@ def evaluate_holdout(
         }
         row |= {k: float(v[members].mean()) for k, v in preds.items()}
         groups.append(row)
-    months = _tracking(ws, fitted, summary, frame, as_of, end_excl, unit, engine)
+    months = _tracking(ws, fitted, frame, as_of, end_excl, unit, engine)
     evaluation = HoldoutEvaluation(
         calibration_end=cal_end,
         holdout_end=end_excl - timedelta(days=1),
@@ -196,20 +196,22 @@ def evaluate_holdout(
 
 
 def _tracking(
-    ws: Workspace, fitted: Any, summary: Any, frame: pd.DataFrame, as_of: date, end: date,
-    unit: TimeUnit, engine: str | None,
+    ws: Workspace, fitted: Any, frame: pd.DataFrame, as_of: date, end: date, unit: TimeUnit,
+    engine: str | None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Actual and predicted repeat purchases of the calibration customers, month by month."""
     from portrait.value.summary import day_number
 
     x, tx, big_t = (frame[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     # the cumulative expectation at each month's end, summed over distinct customers
-    (ux, utx, ut), inverse = _distinct_with_inverse(x, tx, big_t)
-    weights = np.bincount(inverse).astype(float)
+    (ux, utx, ut), weights = distinct_rows(x, tx, big_t)
     step = UNIT_DAYS[unit]
     ctx = AsOf(end, ws.config.shop.timezone, backend=ws.engine(engine).name)
-    later = purchase_periods(ws, ctx, unit, engine)
-    later = later.filter(later.day >= day_number(as_of)).semi_join(summary, "user_id")
+    periods = purchase_periods(ws, ctx, unit, engine)
+    # the calibration customers are those whose first purchase came before the as-of date
+    periods = periods.mutate(first_day=periods.day.min().over(group_by="user_id"))
+    start = day_number(as_of)
+    later = periods.filter(periods.day >= start, periods.first_day < start)
     per_day = later.group_by("day").aggregate(n=later.count()).to_pyarrow()
     days = per_day.column("day").to_numpy()
     counts = per_day.column("n").to_numpy()
@@ -223,11 +225,6 @@ def _tracking(
                      "actual": int(counts[inside].sum()), "predicted": upto - before})  # fmt: skip
         before = upto
     return rows
-
-
-def _distinct_with_inverse(*cols: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    rows, inverse = np.unique(np.column_stack(cols), axis=0, return_inverse=True)
-    return [rows[:, i] for i in range(rows.shape[1])], inverse.reshape(-1)
 
 
 def _seasonality_note(months: list[dict[str, Any]]) -> str:
