@@ -199,11 +199,9 @@ class RecommendConfig(_Strict):
 
     @model_validator(mode="after")
     def _known_params(self) -> RecommendConfig:
-        import inspect
+        from portrait.recommend.evaluate import MODELS, _accepted
 
-        from portrait.recommend.evaluate import MODELS
-
-        accepted = set(inspect.signature(MODELS[self.model][0].__init__).parameters) - {"self"}
+        accepted = _accepted(MODELS[self.model][0])
         unknown = set(self.params) - accepted
         if unknown:
             raise ValueError(
