@@ -60,12 +60,13 @@ def workspace(name: str):
 
 def _ranking(e) -> dict:
     return {
-        "split": e.detail, "test_users": e.test_users, "items": e.items,
+        "split": e.split, "test_from": str(e.test_from), "test_to": str(e.test_to),
+        "test_share": e.test_share, "test_users": e.test_users, "items": e.items,
         "dropped_unknown_items": e.dropped_unknown,
         "models": {r.model: {"params": r.params, "fit_seconds": round(r.fit_seconds, 3),
                              **{k: round(v, 4) for k, v in r.metrics.items()}}
                    for r in e.results},
-        "best": e.best().model,
+        "best": e.best,
     }  # fmt: skip
 
 
@@ -74,7 +75,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
-    from portrait.features import default_as_of
+    from portrait.asof import default_as_of
     from portrait.recommend import evaluate_workspace
     from portrait.recommend.serve import build_recommendations
 
@@ -84,7 +85,7 @@ def main(argv: list[str]) -> int:
     e = evaluate_workspace(ml, split="random", seed=args.seed, ratings=True)
     result["movielens_implicit"] = _ranking(e)
     models = result["movielens_implicit"]["models"]
-    best = models[e.best().model]
+    best = models[e.best]
     checks["movielens best ndcg@20 >= 0.44"] = best["ndcg@20"] >= 0.44
     checks["movielens best recall@20 >= 0.36"] = best["recall@20"] >= 0.36
     checks["movielens itemknn ndcg@20 >= 0.40"] = models["itemknn"]["ndcg@20"] >= 0.40

@@ -153,7 +153,7 @@ def portrait_value(summary: str) -> None:
 
 def _bench_as_of(ws) -> tuple:
 
-    from portrait.features import AsOf, default_as_of
+    from portrait.asof import AsOf, default_as_of
 
     day = default_as_of(ws)
     return day, AsOf(day, ws.config.shop.timezone)
@@ -167,7 +167,7 @@ def duckdb_features(workspace: str) -> None:
 
     from bench.features import BASELINE_SQL
     from portrait import open_workspace
-    from portrait.features._context import utc_of_local_midnight
+    from portrait.asof import utc_of_local_midnight
 
     ws = open_workspace(workspace)
     day, ctx = _bench_as_of(ws)

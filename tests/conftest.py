@@ -59,3 +59,35 @@ def taobao_ws(tmp_path_factory):
     )
     yield workspace
     workspace.close()
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory):
+    """The demo (the bundled Online Retail sample, ingested and built) and its seconds."""
+    import time
+
+    from portrait.datasets.demo import run_demo
+
+    t0 = time.perf_counter()
+    result = run_demo(tmp_path_factory.mktemp("demo") / "shop")
+    return result, time.perf_counter() - t0
+
+
+@pytest.fixture(scope="session")
+def demo_shop(demo_build):
+    """The demo's facts and workspace, made once per test session: tests read the workspace
+    (``demo_shop.path``) and must not change it; ``demo_ws`` is a copy they may change."""
+    return demo_build[0]
+
+
+@pytest.fixture
+def demo_ws(demo_shop, tmp_path):
+    """A fresh copy of the built demo workspace, for a test that changes it."""
+    from portrait import open_workspace
+
+    from support import copy_workspace
+
+    shared = open_workspace(demo_shop.path)
+    workspace = copy_workspace(shared, tmp_path)
+    yield workspace
+    workspace.close()

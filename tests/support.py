@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,49 @@ def data_file(relative: str) -> Path:
     return path
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real ``portrait`` command line in a subprocess."""
+def copy_workspace(ws, folder: Path):
+    """A copy of a (shared, session-wide) workspace that a test may change."""
+    import shutil
+
+    from portrait import open_workspace
+
+    ws.close()  # the warehouse file is complete on disk once closed; it reopens on next use
+    target = Path(folder) / ws.path.name
+    shutil.copytree(ws.path, target)
+    return open_workspace(target)
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, columns: int | None = None) -> CliResult:
+    """Run the ``portrait`` command line in this process (as ``main`` would, exit code and
+    all), capturing what it prints; ``columns`` sets the terminal width."""
+    import contextlib
+    import io
+
+    from portrait.cli import run
+
+    out, err = io.StringIO(), io.StringIO()
+    env = {"COLUMNS": str(columns)} if columns else {}
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        contextlib.chdir(cwd or Path.cwd()),
+        pytest.MonkeyPatch.context() as mp,
+    ):
+        for key, value in env.items():
+            mp.setenv(key, value)
+        code = run(list(args))
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def run_cli_process(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real ``portrait`` command in a subprocess (for the few end-to-end checks)."""
     return subprocess.run(
         [sys.executable, "-m", "portrait.cli", *args],
         capture_output=True,

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+from portrait.errors import (
+    ConfigError,
+    DataError,
+    NotBuiltError,
+    NotFoundError,
+    WorkspaceBusyError,
+)
+from portrait.pipeline import build, build_state
 
-from portrait.datasets.demo import run_demo
-from portrait.pipeline import build
-
-from support import run_cli
-
-
-@pytest.fixture(scope="module")
-def demo_ws(tmp_path_factory):
-    result = run_demo(tmp_path_factory.mktemp("p") / "shop")
-    yield result.workspace
-    result.workspace.close()
+from support import run_cli, run_cli_process
 
 
 def test_a_second_build_skips_what_is_current(demo_ws):
@@ -40,9 +37,8 @@ def test_a_second_build_skips_what_is_current(demo_ws):
     build(demo_ws)  # leave it as of the default date
 
 
-def test_cli_build_profile_segments_tags(demo_ws):
-    demo_ws.close()  # DuckDB lets one process write a database file at a time
-    ws = str(demo_ws.path)
+def test_cli_build_profile_segments_tags(demo_shop):
+    ws = str(demo_shop.path)
     built = run_cli("build", "-w", ws)
     assert built.returncode == 0 and "up to date" in built.stdout
     card = run_cli("profile", "12347", "-w", ws)
@@ -54,7 +50,7 @@ def test_cli_build_profile_segments_tags(demo_ws):
     assert "重要价值客户" in segments.stdout and "silhouette" in segments.stdout
     tags = run_cli("tags", "-w", ws)
     assert tags.returncode == 0 and "high_value" in tags.stdout and "coverage" in tags.stdout
-    assert "no categories" in tags.stdout  # why preferred_category is empty
+    assert "no categories" in tags.stdout and "商品没有类目" in tags.stdout  # why it is empty
     features = run_cli("tags", "--features", "-w", ws)
     assert "monetary_365d" in features.stdout and "近365天消费金额" in features.stdout
 
@@ -62,17 +58,71 @@ def test_cli_build_profile_segments_tags(demo_ws):
 def test_wrong_ids_and_missing_builds_are_one_line_errors(demo_ws, tmp_path):
     demo_ws.close()
     wrong = run_cli("profile", "no-such-customer", "-w", str(demo_ws.path))
-    assert wrong.returncode == 2 and "No customer 'no-such-customer'" in wrong.stderr
+    assert wrong.returncode == NotFoundError.exit_code
+    assert "No customer 'no-such-customer'" in wrong.stderr
     assert len(wrong.stderr.strip().splitlines()) == 1
     assert run_cli("init", str(tmp_path / "empty")).returncode == 0
-    for command in (["segments"], ["tags"], ["profile", "1"]):
+    for command in (["segments"], ["tags"], ["profile", "1"], ["recommend", "1"]):
         result = run_cli(*command, "-w", str(tmp_path / "empty"))
-        assert result.returncode == 2 and "portrait build" in result.stderr, command
+        assert result.returncode == NotBuiltError.exit_code, command
+        assert "portrait build" in result.stderr, command
     nothing = run_cli("build", "-w", str(tmp_path / "empty"))
-    assert nothing.returncode == 2 and "ingest some first" in nothing.stderr
+    assert nothing.returncode == DataError.exit_code and "ingest some first" in nothing.stderr
     bad_date = run_cli("build", "--as-of", "yesterday", "-w", str(demo_ws.path))
-    assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
-    demo_ws.count("features")  # this process holds the warehouse now
-    busy = run_cli("build", "-w", str(demo_ws.path))
-    assert busy.returncode == 2 and "open in another process" in busy.stderr
+    assert bad_date.returncode == ConfigError.exit_code and "YYYY-MM-DD" in bad_date.stderr
+    demo_ws.count("features")  # this process holds the warehouse now; another cannot write
+    busy = run_cli_process("build", "-w", str(demo_ws.path))
+    assert busy.returncode == WorkspaceBusyError.exit_code
+    assert "open in another process" in busy.stderr
     demo_ws.close()
+
+
+def test_a_new_rule_tag_reruns_only_the_tags_stage(demo_ws):
+    before = demo_ws.count("runs")
+    config = demo_ws.path / "portrait.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + '\n[tags.rules]\nbig_basket = "basket_size >= 100"\n',
+        encoding="utf-8",
+    )
+    demo_ws.close()
+    from portrait import open_workspace
+
+    with open_workspace(demo_ws.path) as ws:
+        result = build(ws)
+        assert result.ran == ["tags"]
+        assert result.skipped == ["features", "segments", "value", "recommend"]
+        runs = ws.table("runs").to_pandas().sort_values("started_at")
+        assert runs.stage.tolist()[before:] == ["tags"]
+        assert "big_basket" in ws.table("tags").columns
+        assert {s.state for s in build_state(ws).stages} == {"current"}
+        # a clustering setting reruns segments and what reads them, not features or value
+        text = config.read_text(encoding="utf-8").replace("max_clusters = 8", "max_clusters = 4")
+        config.write_text(text, encoding="utf-8")
+    with open_workspace(demo_ws.path) as ws:
+        assert {s.stage for s in build_state(ws).stages if s.state == "stale"} == {
+            "segments",
+            "tags",
+            "recommend",
+        }
+        assert build(ws).ran == ["segments", "tags", "recommend"]
+
+
+def test_every_stage_writes_the_tables_it_declares(demo_shop):
+    from portrait import open_workspace
+    from portrait.pipeline import STAGES
+    from portrait.schema import OUTPUTS, TABLES
+
+    with open_workspace(demo_shop.path) as ws:
+        written = set()
+        for stage in STAGES.values():
+            assert set(stage.reads) <= set(TABLES) | set(OUTPUTS), stage.name
+            for name in stage.writes:
+                declared = OUTPUTS[name]
+                columns = list(ws.table(name).columns)
+                if declared.wide:
+                    assert columns[: len(declared.names)] == declared.names, name
+                    assert len(columns) > len(declared.names), name
+                else:
+                    assert columns == declared.names, name
+                written.add(name)
+        assert written == set(OUTPUTS)

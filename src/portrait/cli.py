@@ -1,7 +1,9 @@
-"""The ``portrait`` command line: parse arguments, call one library function, print.
+"""The ``portrait`` command line: parse arguments, call one library function, show its facts.
 
-Errors Portrait raises on purpose print as one line (what is wrong and what to do) with
-exit code 2; nothing here holds business logic.
+Each command calls one public function that returns a facts object and hands it to
+:func:`portrait.terminal.emit`; listing commands take ``--format table|json|csv``. Nothing
+here queries a table or computes a number. An error Portrait raises on purpose prints as one
+line (what is wrong and what to do) with its kind's exit code (:func:`run`).
 """
 
 from __future__ import annotations
@@ -10,15 +12,39 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from portrait.errors import PortraitError
+from portrait.errors import ConfigError, PortraitError
+from portrait.terminal import (
+    Format,
+    both,
+    console,
+    count,
+    emit,
+    feature_value,
+    notes,
+    num,
+    pct,
+    show,
+    table,
+)
+
+if TYPE_CHECKING:
+    from portrait.datasets.demo import DemoResult
+    from portrait.ingest import IngestReport
+    from portrait.ingest.rejects import Rejects
+    from portrait.pipeline import WorkspaceStatus
+    from portrait.profile import CustomerProfile
+    from portrait.recommend import CustomerRecommendations, WorkspaceEvaluation
+    from portrait.segments import SegmentReport
+    from portrait.tags import FeatureCatalogue, TagReport
+    from portrait.value import ValueReport
+    from portrait.workspace import Workspace
 
 app = typer.Typer(
     help="Portrait: user portraits (用户画像) for e-commerce operations teams.",
@@ -26,16 +52,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# wide enough for tables when the output is a file or a pipe (rich would assume 80)
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Workspace folder (工作区目录).")
 ]
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", help="table (for people), json or csv.")
+]
 
 
-def _open(path: Path):
+def _open(path: Path) -> Workspace:
     from portrait.workspace import open_workspace
 
     return open_workspace(path)
@@ -56,15 +82,16 @@ def init(
     from portrait.workspace import init_workspace
 
     config = shop_config(name=name, timezone=timezone, currency=currency)
-    ws = init_workspace(path, config)
-    ws.close()
-    out.print(f"Created workspace {path} (已创建工作区). Next: portrait ingest FILE -w {path}")
+    init_workspace(path, config).close()
+    console().print(
+        f"Created workspace {path} (已创建工作区). Next: portrait ingest FILE -w {path}"
+    )
 
 
 @app.command()
 def ingest(
     source: Annotated[Path, typer.Argument(help="CSV/TSV(.gz), JSON lines, Parquet or Excel.")],
-    table: Annotated[
+    table_name: Annotated[
         str | None, typer.Option("--table", "-t", help="Canonical table the file fills.")
     ] = None,
     preset: Annotated[
@@ -95,16 +122,16 @@ def ingest(
 
     with _open(workspace) as ws:
         report = run_ingest(
-            ws, source, table=table, preset=preset, mapping=mapping, dry_run=dry_run,
+            ws, source, table=table_name, preset=preset, mapping=mapping, dry_run=dry_run,
             delimiter=delimiter, encoding=encoding, ts_format=ts_format, timezone=timezone,
         )  # fmt: skip
-    _print_ingest(report)
+    _show_ingest(console(), report)
 
 
-def _print_ingest(report) -> None:
+def _show_ingest(out: Console, report: IngestReport) -> None:
     mode = "DRY RUN - nothing written (试运行，未写入)" if report.dry_run else "ingested (已导入)"
     out.print(
-        f"[bold]{escape(report.source)}[/] -> {report.table}  ({escape(report.spec)}; {mode})"
+        f"[bold]{escape(report.source)}[/] -> {report.table}  ({escape(report.spec)}; {mode})",
     )
     detail = f"format {report.format}"
     if report.encoding:
@@ -112,30 +139,30 @@ def _print_ingest(report) -> None:
     if report.delimiter:
         detail += f", delimiter {report.delimiter!r}"
     out.print(detail)
-    grid = Table("column 字段", "from 来源", box=None, pad_edge=False)
+    grid = table("column 字段", "from 来源")
     for canonical, src in report.mapping.items():
         fmt = report.ts_formats.get(canonical.replace(".", "__"))
         grid.add_row(canonical, escape(src) + (f"  [dim](format {escape(fmt)})[/]" if fmt else ""))
-    out.print(grid)
+    show(out, grid)
     if report.ignored:
         out.print(f"not used (未使用的列): {', '.join(report.ignored)}", markup=False)
     out.print(
         f"{'would be: ' if report.dry_run else ''}read {report.read:,} = accepted "
         f"{report.accepted:,} + duplicates {report.duplicates:,} + rejected {report.rejected:,}"
-        "  (读取 = 接受 + 重复 + 拒绝)"
+        "  (读取 = 接受 + 重复 + 拒绝)",
     )
-    for table, n in report.derived.items():
-        out.print(f"  + {n:,} new rows in {table}")
+    for name, n in report.derived.items():
+        out.print(f"  + {n:,} new rows in {name}")
     if report.dry_run and report.sample:
         out.print("first rows as they would be stored (将写入的前几行):")
-        grid = Table(*report.sample[0], box=None, pad_edge=False)
+        grid = table(*report.sample[0])
         for row in report.sample:
             grid.add_row(*(escape("" if v is None else str(v)) for v in row.values()))
-        out.print(grid)
+        show(out, grid)
     if report.seen_before:
         out.print(
             f"this file was ingested before ({report.seen_before} UTC); its rows are duplicates "
-            "now (此文件已导入过)"
+            "now (此文件已导入过)",
         )
     if report.reasons:
         out.print("rejected because (拒绝原因), rows of each kind with an example:")
@@ -144,55 +171,75 @@ def _print_ingest(report) -> None:
         if not report.dry_run:
             out.print("  every rejected row is in the rejects table: portrait rejects")
     for note in report.notes:
-        out.print(f"note: {note}")
+        out.print(f"note: {note}", markup=False)
 
 
 @app.command()
-def status(workspace: WorkspaceOpt = Path(".")) -> None:
-    """Each table's rows, date range and sources, and the last runs.
+def status(
+    runs: Annotated[int, typer.Option(help="Latest runs to show.")] = 10,
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Each table's rows, date range and sources; each build stage's state; the last runs.
 
     Example: portrait status -w my-shop
     """
-    from portrait.overview import last_runs, table_status
+    from portrait.pipeline import workspace_status
 
     with _open(workspace) as ws:
-        tables, runs = table_status(ws), last_runs(ws)
-        cfg = ws.config.shop
-    out.print(f"[bold]{cfg.name}[/]  time zone {cfg.timezone}, currency {cfg.currency}")
-    grid = Table("table 表", "rows 行数", "from 起", "to 止", "sources 来源")
-    for t in tables:
-        grid.add_row(
-            t.name, f"{t.rows:,}", str(t.first or "")[:10], str(t.last or "")[:10],
-            escape("; ".join(t.sources)),
-        )  # fmt: skip
-    out.print(grid)
-    if runs:
-        grid = Table("started (UTC) 开始", "stage 阶段", "status 状态", "rows 行数", "seconds 秒")
-        for r in runs:
-            grid.add_row(
-                str(r["started_at"])[:19], r["stage"], r["status"],
-                "" if r["rows"] is None else f"{r['rows']:,}", f"{r['seconds']:.1f}",
-            )  # fmt: skip
-        out.print(grid)
+        facts = workspace_status(ws, runs=runs)
+    emit(facts, fmt, _show_status)
+
+
+def _show_status(out: Console, s: WorkspaceStatus) -> None:
+    out.print(f"[bold]{escape(s.shop.name)}[/]  time zone {s.shop.timezone}, "
+              f"currency {s.shop.currency}")  # fmt: skip
+    grid = table("table 表", "rows 行数", "from 起", "to 止", "sources 来源", numeric=[1])
+    for t in s.tables:
+        grid.add_row(t.name, count(t.rows), str(t.first or "")[:10], str(t.last or "")[:10],
+                     escape("; ".join(t.sources)))  # fmt: skip
+    show(out, grid)
+    b = s.build
+    if b.as_of is None:
+        out.print("not built yet (尚未构建): portrait build")
+    else:
+        states = ", ".join(f"{st.stage} {st.state.replace('_', ' ')}" for st in b.stages)
+        out.print(f"built as of {b.as_of} (截至日期): {states}")
+    if b.runs:
+        grid = table("started (UTC) 开始", "stage 阶段", "status 状态", "rows 行数", "seconds 秒",
+                     numeric=[3, 4])  # fmt: skip
+        for r in b.runs:
+            grid.add_row(str(r.started_at)[:19], r.stage, r.status, count(r.rows),
+                         f"{r.seconds:.1f}")  # fmt: skip
+        show(out, grid)
 
 
 @app.command()
 def rejects(
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
+    fmt: FormatOpt = Format.TABLE,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Rejected rows with their source, row number, raw values and reason.
 
     Example: portrait rejects --limit 50
     """
+    from portrait.ingest import rejected_rows
+
     with _open(workspace) as ws:
-        t = ws.table("rejects")
-        total = ws.count("rejects")
-        rows = t.order_by(["rejected_at", "row_number"]).limit(limit).to_pyarrow().to_pylist()
-    for r in rows:
-        out.print(f"{Path(r['source']).name}:{r['row_number']}  {r['reason']}")
-        out.print(f"    raw (原始值): {r['raw']}", markup=False)
-    out.print(f"{total:,} rejected rows in all (共 {total:,} 行被拒绝)")
+        facts = rejected_rows(ws, limit=limit)
+    emit(facts, fmt, _show_rejects)
+
+
+def _show_rejects(out: Console, r: Rejects) -> None:
+    for row in r.first:
+        out.print(f"{row.source}:{row.row_number}  {row.reason}", markup=False)
+        out.print(f"    raw (原始值): {row.raw}", markup=False)
+    if r.reasons:
+        out.print("by reason (按原因):")
+        for k in r.reasons:
+            out.print(f"  {k.rows:>8,}  {k.reason}", markup=False)
+    out.print(f"{r.total:,} rejected rows in all (共 {r.total:,} 行被拒绝)")
 
 
 @app.command()
@@ -203,10 +250,10 @@ def presets() -> None:
     """
     from portrait.ingest import PRESETS
 
-    grid = Table("preset", "fills 目标表", "what 说明")
+    grid = table("preset", "fills 目标表", "what 说明")
     for spec in PRESETS.values():
         grid.add_row(spec.name, spec.table, spec.description)
-    out.print(grid)
+    show(console(), grid)
 
 
 @app.command()
@@ -219,91 +266,78 @@ def demo(
 
     Example: portrait demo --path demo-shop
     """
-    from portrait.datasets.demo import ATTRIBUTION, run_demo
+    from portrait.datasets.demo import run_demo
 
     result = run_demo(path)
-    _print_ingest(result.ingest)
+    out = console()
+    _show_ingest(out, result.ingest)
+    _show_demo(out, result)
+
+
+def _show_demo(out: Console, result: DemoResult) -> None:
     ov = result.overview
     cur = ov.currency
     out.print()
-    out.print(f"[bold]The shop at a glance (店铺概览)[/]  {ATTRIBUTION}")
-    out.print(
-        f"  {ov.first_order:%Y-%m-%d} .. {ov.last_order:%Y-%m-%d}: {ov.orders:,} orders "
-        f"({ov.cancelled_orders:,} cancelled, {ov.guest_orders:,} by guests)"
-    )
+    out.print(f"[bold]The shop at a glance (店铺概览)[/]  {result.attribution}")
+    if ov.first_order and ov.last_order:
+        out.print(
+            f"  {ov.first_order:%Y-%m-%d} .. {ov.last_order:%Y-%m-%d}: {ov.orders:,} orders "
+            f"({ov.cancelled_orders:,} cancelled, {ov.guest_orders:,} by guests)"
+        )
     out.print(
         f"  {ov.customers:,} customers bought (购买客户数); {ov.repeat_customers:,} "
-        f"({ov.repeat_share:.0%}) came back for a second order (复购率)"
-    )
+        f"({ov.repeat_share:.0%}) came back for a second order (复购率)",
+    )  # fmt: skip
     out.print(
         f"  revenue {ov.revenue:,.0f} {cur} (销售额), average order {ov.average_order_value:,.2f} "
-        f"{cur} (客单价), merchandise only"
-    )
+        f"{cur} (客单价), merchandise only",
+    )  # fmt: skip
     out.print("  best sellers (畅销商品):")
     for item in ov.top_items:
-        out.print(
-            f"    {item['title'] or item['item_id']}: {item['revenue']:,.0f} {cur}, "
-            f"{item['buyers']:,} buyers"
-        )
-    countries = ", ".join(f"{c['country']} {c['customers']:,}" for c in ov.top_countries)
+        out.print(f"    {escape(item.title or item.item_id)}: {item.revenue:,.0f} {cur}, "
+                  f"{item.buyers:,} buyers")  # fmt: skip
+    countries = ", ".join(f"{c.country} {c.customers:,}" for c in ov.top_countries)
     out.print(f"  customers by country (客户国家): {countries}")
-    if ov.monthly:
-        peak = max(ov.monthly, key=lambda m: m["revenue"])
-        out.print(
-            f"  busiest month (销售高峰): {peak['month']:%Y-%m} with {peak['revenue']:,.0f} {cur} "
-            f"from {peak['customers']:,} customers"
-        )
-    from portrait.segments import SEGMENT_ZH, STAGES
-
+    if ov.peak_month is not None:
+        peak = ov.peak_month
+        out.print(f"  busiest month (销售高峰): {peak.month:%Y-%m} with {peak.revenue:,.0f} "
+                  f"{cur} from {peak.customers:,} customers")  # fmt: skip
+    seg = result.segments
     out.print(f"[bold]Who the customers are (客户分层)[/], as of {result.build.as_of}:")
-    for row in result.segments["rfm_segment"][:6]:
-        name = row["segment"]
-        out.print(
-            f"  {name} {SEGMENT_ZH.get(name, '')}: {row['customers']:,} customers "
-            f"({row['share']:.0%}) bring {_pct(row['value_share'])} of the revenue"
-        )
-    stages = ", ".join(
-        f"{r['segment']} {STAGES.get(r['segment'], '')} {r['customers']:,}"
-        for r in result.segments["lifecycle_stage"]
-    )
+    for s in seg.rfm_segment[:6]:
+        out.print(f"  {both(s.label)}: {s.customers:,} customers ({s.share:.0%}) bring "
+                  f"{pct(s.value_share)} of the revenue")  # fmt: skip
+    stages = ", ".join(f"{both(s.label)} {s.customers:,}" for s in seg.lifecycle_stage)
     out.print(f"  lifecycle (生命周期): {stages}")
-    from portrait.value import TIER_ZH
-
     val = result.value
-    months = result.workspace.config.value.clv_months
-    if val["clv"]:
+    if val is not None and val.clv:
+        months = val.clv_months
         out.print(
-            f"[bold]What they are worth (客户价值)[/]: {val['clv']:,.0f} {cur} expected from "
+            f"[bold]What they are worth (客户价值)[/]: {val.clv:,.0f} {cur} expected from "
             f"today's customers over the next {months} months (预测{months}个月价值, BG/NBD + "
-            f"Gamma-Gamma), {val['expected_purchases_90d']:,.0f} purchases in the next 90 days"
+            f"Gamma-Gamma), {num(val.expected_purchases_90d, 0)} purchases in the next 90 days",
         )
-        for t in val["tiers"]:
-            out.print(
-                f"  {t['tier']} value {TIER_ZH.get(t['tier'], '')}: {t['customers']:,} "
-                f"customers, {_pct(t['clv_share'])} of the expected value"
-            )
-        risk = val["at_risk"]
+        for t in val.tiers:
+            out.print(f"  {both(t.label)}: {t.customers:,} customers, {pct(t.clv_share)} of the "
+                      "expected value")  # fmt: skip
         out.print(
-            f"  at high risk of churning (高流失风险): {risk['customers']:,} customers holding "
-            f"{_pct(risk['clv_share'])} of the expected value"
-        )
-    if result.example:
-        uid, rows = result.example
-        out.print(
-            f"[bold]What to offer (推荐)[/]: every customer has a list; the most valuable one, "
-            f"{uid}, gets:"
-        )
-        for r in rows:
-            out.print(f"  {escape(r['title'] or r['item_id'])}: {escape(r['reason'])} "
-                      f"({escape(r['reason_zh'])})")  # fmt: skip
-    for note in result.build.notes:
-        out.print(f"  note (提示): {escape(note)}")
-    who = result.example[0] if result.example else "USER_ID"
+            f"  at high risk of churning (高流失风险): {val.at_risk_customers:,} customers "
+            f"holding {pct(val.at_risk_clv_share)} of the expected value",
+        )  # fmt: skip
+    who = "USER_ID"
+    if result.example is not None:
+        who = result.example.user_id
+        out.print(f"[bold]What to offer (推荐)[/]: every customer has a list; the most valuable "
+                  f"one, {escape(who)}, gets:")  # fmt: skip
+        for r in result.example.items:
+            why = r.reason_label
+            name = escape(r.title or r.item_id)
+            out.print(f"  {name}: {escape(why.en)} ({escape(why.zh)})")
+    notes(out, result.build.notes, prefix="  note (提示): ")
     out.print(
-        f"Workspace: {path}  (next: portrait value / portrait recommend {who} / "
-        f"portrait profile {who} -w {path})"
-    )
-    result.workspace.close()
+        f"Workspace: {result.path}  (next: portrait value / portrait recommend {who} / "
+        f"portrait profile {who} -w {result.path})",
+    )  # fmt: skip
 
 
 @app.command()
@@ -328,10 +362,7 @@ def generate(
     Example: portrait generate --users 100000 --format csv --out /tmp/shop
     """
     from portrait.datasets.generator import generate_shop
-    from portrait.errors import ConfigError
 
-    if fmt not in ("parquet", "csv"):
-        raise ConfigError(f"--format {fmt!r} is not supported; use parquet or csv.")
     planted = None
     if bgnbd:
         try:
@@ -345,8 +376,9 @@ def generate(
         events_per_user=events_per_user, bgnbd=planted,
         tables=[t.strip() for t in tables.split(",")] if tables else None,
     )  # fmt: skip
-    for table, n in written.items():
-        out.print(f"{table}: {n:,} rows")
+    out = console()
+    for name, n in written.items():
+        out.print(f"{name}: {n:,} rows")
     out.print(f"written to {out_dir}")
 
 
@@ -360,18 +392,19 @@ def build(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
-    """Build features, segments, value models and tags (the stale stages), in order.
+    """Build features, segments, value models, tags and recommendations (the stale stages).
 
     Example: portrait build --as-of 2011-12-10 -w my-shop
     """
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from portrait.pipeline import STAGES
     from portrait.pipeline import build as run_build
 
+    out = console()
     with _open(workspace) as ws, Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=out, disable=quiet or not out.is_terminal, transient=True,
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=out, disable=quiet or not out.is_terminal, transient=True,
     ) as bar:  # fmt: skip
         task = bar.add_task("build", total=len(STAGES))
 
@@ -386,13 +419,8 @@ def build(
     for stage in result.ran:
         out.print(f"  {stage}: {result.rows[stage]:,} rows")
     if result.skipped:
-        out.print(f"  up to date, not rerun (无需重算): {', '.join(result.skipped)}")
-    if result.missing:
-        out.print(
-            f"  {len(result.missing)} features are empty for this shop's data; see portrait tags"
-        )
-    for note in result.notes:
-        out.print(f"  note (提示): {escape(note)}")
+        out.print(f"  up to date, not rerun (无需重算): {', '.join(result.skipped)}")  # fmt: skip
+    notes(out, result.notes, prefix="  note (提示): ")
 
 
 @app.command()
@@ -400,129 +428,170 @@ def tags(
     features: Annotated[
         bool, typer.Option("--features", help="List the features rules can use.")
     ] = False,
+    fmt: FormatOpt = Format.TABLE,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Tags with their coverage and values (or, with --features, the features).
 
     Example: portrait tags -w my-shop
     """
-    from portrait.pipeline import last_run
+    from portrait.tags import feature_catalogue, tag_report
 
     with _open(workspace) as ws:
-        run = last_run(ws, "features")
-        missing = run["params"].get("missing", {}) if run else {}
         if features:
-            from portrait.features import FEATURES
-
-            grid = Table("feature 特征", "type", "window", "meaning", "含义", "empty because")
-            for f in FEATURES.values():
-                grid.add_row(
-                    f.name, f.dtype, f"{f.window}d" if f.window else "all", f.en, f.zh,
-                    missing.get(f.name, ""),
-                )  # fmt: skip
-            out.print(grid)
+            emit(feature_catalogue(ws), fmt, _show_features)
             return
-        _require_built(ws, "tags")
-        from portrait.tags import summarise_tags
-
-        summary = summarise_tags(ws, missing)
-    grid = Table("tag 标签", "kind", "name 名称", "coverage 覆盖率", "values 取值分布")
-    for s in summary:
-        total = sum(n for _, n in s.values) or 1
-        values = ", ".join(f"{v} {n / total:.0%}" for v, n in s.values[:5])
-        if len(s.values) > 5:
-            values += f", ... ({len(s.values)} values)"
-        grid.add_row(
-            s.tag.name, s.tag.kind, f"{s.tag.en} / {s.tag.zh}", f"{s.coverage:.0%}",
-            escape(values or f"(empty: {s.why_empty})"),
-        )  # fmt: skip
-    out.print(grid)
+        facts = tag_report(ws)
+    emit(facts, fmt, _show_tags)
 
 
-def _require_built(ws, table: str) -> None:
-    if table not in ws.con.list_tables():
-        from portrait.errors import WorkspaceError
+def _empty_because(code: str | None) -> str:
+    from portrait.labels import label
 
-        raise WorkspaceError(
-            f"The workspace has no {table} yet; run `portrait build -w {ws.path}` first."
+    return both(label("missing_data", code)) if code else ""
+
+
+def _show_features(out: Console, c: FeatureCatalogue) -> None:
+    grid = table("feature 特征", "type", "window", "meaning 含义", "empty because 为空原因")
+    for f in c.features:
+        grid.add_row(f.name, f.dtype, f"{f.window}d" if f.window else "all",
+                     f"{f.label.en} / {f.label.zh}", _empty_because(f.empty_because))  # fmt: skip
+    show(out, grid)
+
+
+def _show_tags(out: Console, r: TagReport) -> None:
+    grid = table("tag 标签", "kind", "name 名称", "coverage 覆盖率", "values 取值分布", numeric=[3])
+    for t in r.tags:
+        shown = ", ".join(
+            f"{both(v.label) if v.label else v.value} {v.share:.0%}" for v in t.values[:5]
         )
+        if len(t.values) > 5:
+            shown += f", ... ({len(t.values)} values)"
+        grid.add_row(t.name, t.kind, both(t.label), f"{t.coverage:.0%}",
+                     escape(shown or f"(empty: {_empty_because(t.empty_because)})"))  # fmt: skip
+    show(out, grid)
+    out.print(f"{r.customers:,} customers (客户数)")
 
 
 @app.command()
-def segments(workspace: WorkspaceOpt = Path(".")) -> None:
+def segments(fmt: FormatOpt = Format.TABLE, workspace: WorkspaceOpt = Path(".")) -> None:
     """RFM segments, lifecycle stages and clusters: size, value share, averages.
 
     Example: portrait segments -w my-shop
     """
-    from portrait.segments import SEGMENT_ZH, STAGES, segment_table
+    from portrait.segments import segment_report
 
     with _open(workspace) as ws:
-        _require_built(ws, "segments")
-        tables = segment_table(ws)
-        profiles = ws.table("cluster_profiles").order_by("cluster").to_pyarrow().to_pylist()
+        facts = segment_report(ws)
+    emit(facts, fmt, _show_segments)
+
+
+def _show_segments(out: Console, r: SegmentReport) -> None:
     titles = {
         "rfm_segment": "RFM segments (RFM分层)",
         "lifecycle_stage": "Lifecycle stages (生命周期)",
-        "cluster_name": "Behavioural clusters (行为聚类)",
+        "cluster": "Behavioural clusters (行为聚类)",
     }
-    zh = {**SEGMENT_ZH, **STAGES, **{p["name"]: p["name_zh"] for p in profiles}}
-    for key, rows in tables.items():
-        grid = Table(
-            "segment 分层", "customers 客户数", "share 占比", "value share 价值占比",
-            "avg orders 平均订单", "avg days since 平均未购天数", "avg spend 平均消费",
-            title=titles[key], title_justify="left",
-        )  # fmt: skip
-        for r in rows:
-            grid.add_row(
-                f"{r['segment']} {zh.get(r['segment'], '')}", f"{r['customers']:,}",
-                f"{r['share']:.1%}", _pct(r["value_share"]), f"{r['avg_frequency']:.1f}",
-                _num(r["avg_recency_days"]), _num(r["avg_monetary"]),
-            )  # fmt: skip
-        out.print(grid)
-    if profiles:
-        p0 = profiles[0]
-        out.print(
-            f"{p0['k']} clusters chosen by silhouette (轮廓系数) {p0['silhouette']:.3f}; "
-            f"tried: {p0['silhouettes']}"
-        )
-        for p in profiles:
-            import json
-
+    for key, title in titles.items():
+        grid = table("segment 分层", "customers 客户", "share 占比", "value 价值占比",
+                     "orders 订单", "days since 未购天数", "spend 消费", title=title,
+                     numeric=range(1, 7))  # fmt: skip
+        for s in getattr(r, key):
+            name = both(s.label) if key != "cluster" else f"{s.segment}: {both(s.label)}"
+            grid.add_row(name, count(s.customers), pct(s.share), pct(s.value_share),
+                         num(s.avg_frequency), num(s.avg_recency_days),
+                         num(s.avg_monetary))  # fmt: skip
+        show(out, grid)
+    c = r.clustering
+    if c is not None:
+        tried = ", ".join(f"{k}: {v:.3f}" for k, v in c.silhouettes.items())
+        out.print(f"{c.k} clusters chosen by silhouette (轮廓系数) {c.silhouette:.3f}; "
+                  f"tried {tried}")  # fmt: skip
+        for p in c.clusters:
             traits = "; ".join(
-                f"{name} {mean:,.2f} vs shop {shop:,.2f} ({z:+.1f} sd)"
-                for name, z, mean, shop in json.loads(p["traits"])
+                f"{t.feature} {num(t.mean, 2)} vs shop {num(t.shop_mean, 2)} ({t.z:+.1f} sd)"
+                for t in p.traits
             )
-            out.print(f"  cluster {p['cluster']} ({p['name']}): {traits}")
-
-
-def _pct(value) -> str:
-    return "" if value is None else f"{value:.1%}"
-
-
-def _num(value) -> str:
-    return "" if value is None else f"{value:,.1f}"
+            out.print(f"  cluster {p.cluster} ({escape(both(p.label))}): {traits}")  # fmt: skip
 
 
 @app.command()
 def profile(
     user_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    fmt: FormatOpt = Format.TABLE,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
-    """One customer's portrait: key numbers, tags and segments.
+    """One customer's portrait: key numbers, segments, value and churn risk, tags.
 
     Example: portrait profile 12347 -w my-shop
     """
-    from portrait.profile import customer_portrait
+    from portrait.profile import customer_profile
 
     with _open(workspace) as ws:
-        card = customer_portrait(ws, user_id)
-    out.print(f"[bold]Customer {escape(card.user_id)} (客户画像)[/]  as of {card.as_of}")
-    for title, rows in card.sections.items():
-        if not rows:
-            continue
-        out.print(f"[bold]{title}[/]")
-        for label, value in rows:
-            out.print(f"  {label}: {escape(value)}")
+        facts = customer_profile(ws, user_id)
+    emit(facts, fmt, _show_profile)
+
+
+def _rows(out: Console, title: str, rows: list[tuple[str, str]]) -> None:
+    if not rows:
+        return
+    out.print(f"[bold]{title}[/]")
+    for name, value in rows:
+        out.print(f"  {name}: {escape(value)}")
+
+
+def _show_profile(out: Console, p: CustomerProfile) -> None:
+    out.print(f"[bold]Customer {escape(p.user_id)} (客户画像)[/]  as of {p.as_of or '?'}")
+
+    def features(group: str) -> list[tuple[str, str]]:
+        return [(str(f.label), feature_value(f.value, f.unit))
+                for f in p.features if f.group == group]  # fmt: skip
+
+    _rows(out, "Key numbers (核心指标)", features("key"))
+    s = p.segments
+    seg = []
+    if s.rfm_segment:
+        m = s.m_score if s.m_score is not None else "-"
+        seg.append(("RFM segment (RFM分层)",
+                    f"{both(s.rfm_label)} (R{s.r_score} F{s.f_score} M{m})"))  # fmt: skip
+    if s.lifecycle_stage:
+        seg.append(("Lifecycle stage (生命周期)", both(s.lifecycle_label)))
+    if s.cluster is not None:
+        seg.append(("Behavioural cluster (行为聚类)", f"{s.cluster}: {both(s.cluster_label)}"))
+    _rows(out, "Segments (分层)", seg)
+    v = p.value
+    if v is not None:
+        rows = []
+        if v.clv is not None:
+            months = v.clv_months
+            what = f"{v.clv:,.2f} {v.currency}; tier {both(v.value_tier_label)}"
+            rows.append((f"Predicted value, next {months} months (预测{months}个月价值)", what))
+        else:
+            rows.append(("Value tier (价值等级)", both(v.value_tier_label)))
+        rows.append(("Still a customer, probability (仍活跃概率)", pct(v.p_alive, 0)))
+        rows.append(("Expected purchases, next 90 days (未来90天预计购买)",
+                     num(v.expected_purchases_90d, 2)))  # fmt: skip
+        rows.append(("Next purchase expected (预计下次购买)", both(v.next_purchase_label)))
+        if v.churn_probability is not None:
+            rows.append((f"Churn risk, {v.churn_horizon_days} days (流失风险)",
+                         f"{pct(v.churn_probability, 0)} {both(v.churn_risk_label)}"))  # fmt: skip
+        reasons = []
+        for r in v.reasons:
+            text = f"{r.label.en} / {r.label.zh}"
+            if r.value is not None:
+                text += f": {feature_value(r.value, r.unit)}"
+                if r.typical is not None:
+                    text += f" (typical 常见值 {feature_value(r.typical, r.unit)})"
+            reasons.append(text)
+        if reasons:
+            rows.append(("What raises the risk most (主要流失原因)", "; ".join(reasons)))
+        _rows(out, "Value and churn risk (价值与流失风险)", rows)
+    yes = [both(t.label) for t in p.tags if t.kind == "rule"]
+    tag_rows = [("Tagged (命中标签)", "; ".join(yes))] if yes else []
+    tag_rows += [(str(t.label), both(t.value_label) if t.value_label else str(t.value))
+                 for t in p.tags if t.kind == "fact"]  # fmt: skip
+    _rows(out, "Tags (标签)", tag_rows)
+    _rows(out, "Behaviour (行为)", features("behaviour"))
 
 
 @app.command()
@@ -538,6 +607,7 @@ def value(
         str | None,
         typer.Option(help="Date the churn model is tested at (default: the latest possible)."),
     ] = None,
+    fmt: FormatOpt = Format.TABLE,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Customer value and churn: the saved models and how well they predict.
@@ -548,54 +618,107 @@ def value(
 
     Example: portrait value --calibration-end 2011-06-30 -w my-shop
     """
-    from portrait.value import evaluate_churn, evaluate_holdout, load_models
-    from portrait.value.report import churn_tables, default_calibration_end, holdout_tables
+    from portrait.value import value_report
 
     with _open(workspace) as ws:
-        cfg = ws.config.value
-        try:
-            saved = load_models(ws)
-        except PortraitError:
-            saved = None
-        cal_end = calibration_end or str(default_calibration_end(ws))
-        holdout = evaluate_holdout(
-            ws, cal_end, holdout_end, model=cfg.model, unit=cfg.time_unit, penalizer=cfg.penalizer
-        )
-        churn = evaluate_churn(
-            ws, churn_date, horizon_days=cfg.churn_horizon_days, purchase_model=cfg.model,
-            unit=cfg.time_unit, seed=ws.config.segments.seed,
-        )  # fmt: skip
-        currency = ws.config.shop.currency
-    if saved is not None:
-        p = saved.meta["purchase"]
-        params = ", ".join(f"{k}={v:.4g}" for k, v in p["params"].items())
+        facts = value_report(ws, calibration_end=calibration_end, holdout_end=holdout_end,
+                             churn_date=churn_date)  # fmt: skip
+    emit(facts, fmt, _show_value)
+
+
+def _method(code: str) -> str:
+    from portrait.labels import label
+
+    return both(label("method", code))
+
+
+def _show_value(out: Console, r: ValueReport) -> None:
+    cur = r.currency
+    if r.saved is not None:
+        p = r.saved.purchase
+        params = ", ".join(f"{k}={v:.4g}" for k, v in p.params.items())
         out.print(
-            f"[bold]Saved models (已保存模型)[/] as of {p['as_of']}, fitted on {p['customers']:,} "
-            f"customers' purchases {p['data_from']}..{p['data_to']} (Portrait "
-            f"{p['portrait_version']}): {p['kind']} {params}"
-        )
-        if saved.spend is not None:
-            params = ", ".join(f"{k}={v:.4g}" for k, v in saved.spend.params_.items())
+            f"[bold]Saved models (已保存模型)[/] as of {p.as_of}, fitted on {p.customers:,} "
+            f"customers' purchases {p.data_from}..{p.data_to} (Portrait "
+            f"{p.portrait_version}): {p.kind} {params}",
+        )  # fmt: skip
+        if r.saved.spend is not None:
+            s = r.saved.spend
+            params = ", ".join(f"{k}={v:.4g}" for k, v in s.params.items())
             out.print(f"  gamma_gamma {params}; mean spend per purchase "
-                      f"{saved.spend.population_mean():,.2f} {currency}")  # fmt: skip
+                      f"{num(s.mean_spend, 2)} {cur}")  # fmt: skip
     else:
         out.print("No saved models yet (尚未保存模型): run portrait build to fit and save them.")
-    for report in [*holdout_tables(holdout), *churn_tables(churn)]:
-        grid = Table(*report.header, title=report.title, title_justify="left")
-        for row in report.rows:
-            grid.add_row(*row)
-        out.print(grid)
-        for note in report.notes:
-            out.print(f"  {escape(note)}")
+    h = r.holdout
+    grid = table(
+        "method 方法", "predicted 预测", "actual 实际", "MAE 每客户误差", numeric=[1, 2, 3],
+        title=f"Repeat purchases: calibration to {h.calibration_end}, holdout to "
+        f"{h.holdout_end} ({h.horizon_days} days), {h.customers:,} customers (复购预测)",
+    )  # fmt: skip
+    for m in h.predicted_total:
+        grid.add_row(_method(m), num(h.predicted_total[m], 2), count(h.actual_total),
+                     f"{h.mae[m]:.3f}")  # fmt: skip
+    show(out, grid)
+    params = ", ".join(f"{k}={v:.4g}" for k, v in h.model["params"].items())
+    out.print(f"  {h.model['kind']} fitted by maximum likelihood: {params}")
+    out.print(f"  best per-customer MAE: {_method(h.best_method)}")
+    grid = table("repeats 校准期复购", "customers 客户", "actual 实际",
+                 *[_method(m) for m in h.predicted_total], numeric=range(1, 3 + len(h.mae)),
+                 title="Mean holdout repeat purchases by calibration repeat purchases "
+                 "(按校准期复购次数分组)")  # fmt: skip
+    for g in h.groups:
+        grid.add_row(g.group, count(g.customers), num(g.actual, 2),
+                     *[num(g.predicted.get(m), 2) for m in h.predicted_total])  # fmt: skip
+    show(out, grid)
+    grid = table("month 月份", "days 天数", "actual 实际", "predicted 预测", "gap 偏差",
+                 numeric=range(1, 5), title="Repeat purchases by month of the holdout "
+                 "(验证期逐月复购)")  # fmt: skip
+    for mo in h.months:
+        gap = "" if mo.gap is None else f"{mo.gap:+.0%}"
+        grid.add_row(mo.month, str(mo.days), count(mo.actual), num(mo.predicted, 2), gap)
+    show(out, grid)
+    notes(out, h.notes, prefix="  ")
+    c = r.churn
+    model = c.metrics["model"]
+    grid = table(
+        "method 方法", "ROC AUC", "PR AUC", numeric=[1, 2],
+        title=f"Churn = no purchase in {c.horizon_days} days: trained as of {c.train_as_of} and "
+        f"earlier snapshots ({c.train_customers:,} rows), tested as of {c.test_as_of} on "
+        f"{c.test_customers:,} customers, {c.test_churn_rate:.1%} churned (流失预测)",
+    )  # fmt: skip
+    for k, v in c.metrics.items():
+        grid.add_row(_method(k), f"{v['roc_auc']:.3f}", f"{v['pr_auc']:.3f}")
+    show(out, grid)
+    out.print(f"  at the operating threshold {c.threshold:.2f} (best F1 on held-back training "
+              f"customers): precision {model['precision']:.1%}, recall "
+              f"{model['recall']:.1%}; Brier score {model['brier']:.3f}")  # fmt: skip
+    out.print("  the model beats every baseline on ROC AUC" if c.beats_baselines
+              else "  the model does NOT beat every baseline on ROC AUC here")  # fmt: skip
+    grid = table("decile 分位", "customers 客户", "predicted 预测", "observed 实际",
+                 numeric=range(4), title="Calibration: predicted against observed churn by "
+                 "decile (校准：预测与实际流失率)")  # fmt: skip
+    for b in c.calibration:
+        grid.add_row(str(b.decile), count(b.customers), pct(b.predicted), pct(b.observed))
+    show(out, grid)
+    grid = table(
+        "feature 特征",
+        "meaning 含义",
+        "weight 权重",
+        numeric=[2],
+        title="What drives the churn score (mean |contribution|) (流失驱动因素)",
+    )
+    for d in c.importance:
+        grid.add_row(d.feature, f"{d.label.en} / {d.label.zh}", f"{d.weight:.3f}")
+    show(out, grid)
 
 
 class _RecommendGroup(typer.core.TyperGroup):
     """``portrait recommend USER_ID`` shows a list; ``portrait recommend evaluate`` compares."""
 
-    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if args and not args[0].startswith("-") and args[0] not in self.commands:
             args = ["show", *args]
-        return super().parse_args(ctx, args)
+        return list(super().parse_args(ctx, args))
 
 
 recommend_app = typer.Typer(
@@ -613,25 +736,30 @@ def recommend_show(
     category: Annotated[
         str | None, typer.Option(help="Only items whose category starts with this.")
     ] = None,
+    fmt: FormatOpt = Format.TABLE,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """One customer's recommendations with a reason for each.
 
     Example: portrait recommend 12347 -n 10 -w my-shop
     """
-    from portrait.recommend.serve import recommendations_for
+    from portrait.recommend import recommendations_for
 
     with _open(workspace) as ws:
-        rows = recommendations_for(ws, user_id, n=n, category=category)
-    out.print(f"[bold]Recommended for {escape(user_id)} (推荐商品)[/]")
-    grid = Table("#", "item 商品", "category 类目", "why 推荐理由")
-    for r in rows:
-        item = f"{r['title'] or r['item_id']} ({r['item_id']})"
-        why = f"{r['reason']} / {r['reason_zh']}"
-        grid.add_row(str(r["rank"]), escape(item), escape(r["category"] or ""), escape(why))
-    out.print(grid)
-    if len(rows) < n:
-        out.print(f"  only {len(rows)} items pass the filters (仅有{len(rows)}个商品符合条件)")
+        facts = recommendations_for(ws, user_id, n=n, category=category)
+    emit(facts, fmt, _show_recommendations)
+
+
+def _show_recommendations(out: Console, r: CustomerRecommendations) -> None:
+    out.print(f"[bold]Recommended for {escape(r.user_id)} (推荐商品)[/]")
+    grid = table("#", "item 商品", "category 类目", "why 推荐理由", numeric=[0])
+    for item in r.items:
+        why = item.reason_label
+        grid.add_row(str(item.rank), escape(f"{item.title or item.item_id} ({item.item_id})"),
+                     escape(item.category or ""), escape(f"{why.en} / {why.zh}"))  # fmt: skip
+    show(out, grid)
+    if r.short:
+        out.print(f"  only {r.found} items pass the filters (仅有{r.found}个商品符合条件)")
 
 
 @recommend_app.command("evaluate")
@@ -646,66 +774,102 @@ def recommend_evaluate(
     ratings: Annotated[
         bool, typer.Option(help="Also RMSE/MAE of explicit ratings by 5-fold CV.")
     ] = False,
+    fmt: FormatOpt = Format.TABLE,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Compare the recommenders on this shop's data: Recall, NDCG, MRR, coverage, novelty.
 
     Example: portrait recommend evaluate --split time --at 2011-10-01 -w my-shop
     """
-    from portrait.recommend import MODELS, evaluate_workspace
+    from portrait.recommend import evaluate_workspace
+    from portrait.registry import RECOMMENDERS
 
-    chosen = [m.strip() for m in models.split(",")] if models else list(MODELS)
+    chosen = [m.strip() for m in models.split(",")] if models else list(RECOMMENDERS)
     with _open(workspace) as ws:
-        e = evaluate_workspace(ws, split=split, at=at, test_share=test_share, seed=seed,
-                               models=chosen, ratings=ratings)  # fmt: skip
+        facts = evaluate_workspace(ws, split=split, at=at, test_share=test_share, seed=seed,
+                                   models=chosen, ratings=ratings)  # fmt: skip
+    emit(facts, fmt, _show_evaluation)
+
+
+def _show_evaluation(out: Console, e: WorkspaceEvaluation) -> None:
+    if e.split == "time":
+        how = f"train before {e.test_from}, test {e.test_from}..{e.test_to}"
+    else:
+        how = f"per-user random split, {e.test_share:.0%} held out, seed {e.seed}"
     out.print(
-        f"[bold]Recommenders compared (推荐模型评估)[/]: {e.detail}; {e.test_users:,} test "
+        f"[bold]Recommenders compared (推荐模型评估)[/]: {how}; {e.test_users:,} test "
         f"customers, {e.items:,} items, full ranking; hyper-parameters chosen on a validation "
-        "split of the training data"
-    )
+        "split of the training data",
+    )  # fmt: skip
     if e.dropped_unknown:
         out.print(f"  {e.dropped_unknown:,} test interactions with items unseen in training "
                   "cannot be recommended and are left out")  # fmt: skip
-    metrics = ["recall@10", "ndcg@10", "recall@20", "ndcg@20", "mrr@20", "coverage@20",
-               "novelty@20"]  # fmt: skip
-    grid = Table("model 模型", *metrics, "fit s", "parameters 参数")
-    best = e.best().model
+    ks = ("@10", "@20")
+    grid = table("model 模型", *[f"recall{k}" for k in ks], *[f"ndcg{k}" for k in ks], "mrr@20",
+                 "cov@20", "novelty", "fit s", numeric=range(1, 9))  # fmt: skip
     for r in e.results:
+        m = r.metrics
         grid.add_row(
-            f"{r.model}{' *' if r.model == best else ''}",
-            *[f"{r.metrics[m]:.4f}" if "novelty" not in m else f"{r.metrics[m]:.2f}"
-              for m in metrics],
-            f"{r.fit_seconds:.2f}", ", ".join(f"{k}={v}" for k, v in r.params.items()),
+            f"{r.model}{' *' if r.model == e.best else ''}",
+            *[f"{m['recall' + k]:.4f}" for k in ks], *[f"{m['ndcg' + k]:.4f}" for k in ks],
+            f"{m['mrr@20']:.4f}", f"{m['coverage@20']:.4f}", f"{m['novelty@20']:.2f}",
+            f"{r.fit_seconds:.2f}",
         )  # fmt: skip
-    out.print(grid)
-    pop = next((r for r in e.results if r.model == "popularity"), None)
-    if pop is not None:
-        gain = e.best().metrics["ndcg@20"] / max(pop.metrics["ndcg@20"], 1e-12) - 1
-        out.print(f"  best: {best}, NDCG@20 {gain:+.0%} against popularity (相对热门基线)")
+    show(out, grid)
+    for r in e.results:
+        if r.params:
+            params = ", ".join(f"{k}={v}" for k, v in r.params.items())
+            out.print(f"  {r.model}: {params}")
+    if e.gain_over_popularity is not None:
+        out.print(f"  best: {e.best}, NDCG@20 {e.gain_over_popularity:+.0%} against popularity "
+                  "(相对热门基线)")  # fmt: skip
     if e.ratings:
-        grid = Table("rating model 评分模型", "RMSE", "MAE", "fit s per fold")
-        for r in e.ratings:
-            grid.add_row(r.model, f"{r.rmse:.4f}", f"{r.mae:.4f}", f"{r.fit_seconds:.2f}")
-        out.print(grid)
+        grid = table("rating model 评分模型", "RMSE", "MAE", "fit s per fold", numeric=[1, 2, 3])
+        for rr in e.ratings:
+            grid.add_row(rr.model, f"{rr.rmse:.4f}", f"{rr.mae:.4f}", f"{rr.fit_seconds:.2f}")
+        show(out, grid)
 
 
-def main() -> None:
-    """Entry point: a PortraitError is one line on stderr and exit code 2, never a traceback."""
-    logging.basicConfig(level=os.environ.get("PORTRAIT_LOG", "WARNING"))
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default: the process's arguments); the exit code.
+
+    An error Portrait raises on purpose is one line on stderr and its kind's exit code
+    (:attr:`PortraitError.exit_code`); a usage mistake is click's message and code 2; any
+    other exception is a bug, said in one line (``PORTRAIT_DEBUG=1`` shows the traceback).
+    """
+    err = console(stderr=True)
     try:
-        app()
+        app(args=argv, prog_name="portrait", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.TyperException as exc:  # click's usage errors, vendored by typer
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(f"error: {exc.format_message()}", markup=False)
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted (已中止)")
+        return 1
     except PortraitError as exc:
-        err.print(f"error: {exc}", soft_wrap=True)
-        sys.exit(2)
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        return exc.exit_code
     except Exception as exc:  # a bug: say so in one line unless asked for the traceback
         if os.environ.get("PORTRAIT_DEBUG"):
             raise
         err.print(
             f"error: unexpected {type(exc).__name__}: {exc} "
-            "(a bug: set PORTRAIT_DEBUG=1 to see the traceback and please report it)",
-            soft_wrap=True,
-        )
-        sys.exit(1)
+            "(a bug: set PORTRAIT_DEBUG=1 to see the traceback and please report it)", markup=False,
+        )  # fmt: skip
+        return 1
+    return 0
+
+
+def main() -> None:
+    """Entry point of the ``portrait`` command."""
+    logging.basicConfig(level=os.environ.get("PORTRAIT_LOG", "WARNING"))
+    sys.exit(run())
 
 
 if __name__ == "__main__":

@@ -20,8 +20,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
+from portrait.engine import Engine
 from portrait.errors import ConfigError
+from portrait.registry import PURCHASE_MODELS, RECOMMENDERS, check_name
 
 CONFIG_FILE = "portrait.toml"
 
@@ -65,7 +68,7 @@ class ShopConfig(_Strict):
 class EngineConfig(_Strict):
     """Where table work runs: the embedded DuckDB file, or Spark at scale."""
 
-    backend: Literal["duckdb", "spark"] = "duckdb"
+    backend: Engine = Engine.DUCKDB
     #: Spark master URL, used when backend is "spark"
     spark_master: str = "local[*]"
     #: DuckDB memory cap (e.g. "4GB"); empty means half of the machine's memory
@@ -169,7 +172,7 @@ class ValueConfig(_Strict):
     """Customer value (CLV) and churn models."""
 
     #: repeat-purchase model: "bgnbd" (Fader, Hardie & Lee 2005) or "mbgnbd" (modified)
-    model: Literal["bgnbd", "mbgnbd"] = "bgnbd"
+    model: str = "bgnbd"
     #: time unit of the purchase model; purchases in one period count once
     time_unit: Literal["days", "weeks"] = "days"
     #: CLV horizon in months, and the annual discount rate (0.1 = 10%)
@@ -180,28 +183,32 @@ class ValueConfig(_Strict):
     #: L2 penalty on the purchase and spend models' parameters (0 = maximum likelihood)
     penalizer: float = Field(default=0.0, ge=0)
 
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        check_name("model", value, PURCHASE_MODELS)
+        return value
+
 
 class RecommendConfig(_Strict):
     """Recommendations: the model, the interactions it learns from, the list length."""
 
     #: popularity, itemknn, userknn, als or ease (``portrait recommend evaluate`` compares them)
-    model: Literal["popularity", "itemknn", "userknn", "als", "ease"] = "als"
+    model: str = "als"
     #: hyper-parameters of the model (default: the model's own)
     params: dict[str, float | int] = Field(default_factory=dict)
     #: items stored per customer
     n: int = Field(default=20, ge=1, le=500)
     #: weight of each kind of interaction
     weights: dict[Literal["buy", "cart", "fav", "view", "review"], float] = Field(
-        default_factory=lambda: {"buy": 4.0, "cart": 3.0, "fav": 2.0, "view": 1.0, "review": 1.0}
+        default_factory=lambda: {"buy": 4.0, "cart": 3.0, "fav": 2.0, "view": 1.0, "review": 1.0}  # type: ignore[arg-type]
     )
     #: an interaction this many days old counts half (0 = no decay)
     half_life_days: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _known_params(self) -> RecommendConfig:
-        from portrait.recommend.evaluate import MODELS, _accepted
-
-        accepted = _accepted(MODELS[self.model][0])
+        accepted = check_name("model", self.model, RECOMMENDERS).params
         unknown = set(self.params) - accepted
         if unknown:
             raise ValueError(
@@ -222,11 +229,11 @@ class Config(_Strict):
     recommend: RecommendConfig = Field(default_factory=RecommendConfig)
 
 
-def _describe(err: dict) -> str:
+def _describe(err: ErrorDetails) -> str:
     where = ".".join(str(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "extra_forbidden":
         return f"unknown key '{where}'; remove it or check its spelling"
-    if err["type"] == "literal_error":
+    if err["type"] in ("literal_error", "enum"):
         return f"{where}: {err['msg'].lower()}"
     msg = err["msg"].removeprefix("Value error, ")
     if msg.startswith("tag "):  # a rule error already says where

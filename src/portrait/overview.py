@@ -9,26 +9,30 @@ of aggregate queries over the warehouse.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import ibis
 
 from portrait import schema
+from portrait.facts import Fact
+from portrait.labels import Label
 from portrait.workspace import Workspace
 
 #: the column that dates each table's rows
 _TIME_COLUMN = {"users": "signup_ts", "events": "ts", "orders": "ts", "reviews": "ts"}
 
 
-@dataclass
-class TableStatus:
+class TableStatus(Fact):
+    """A canonical table: its rows, the time they span, and the files they came from."""
+
     name: str
+    label: Label
     rows: int
     first: datetime | None
     last: datetime | None
+    #: "file name (preset)" of every ingest that filled it
     sources: list[str]
 
 
@@ -51,24 +55,34 @@ def table_status(ws: Workspace) -> list[TableStatus]:
                 if i["table_name"] == name or name in json.loads(i["derived"] or "{}")
             }
         )
-        out.append(TableStatus(name, int(row["n"]), row.get("first"), row.get("last"), sources))
+        tbl = schema.TABLES[name]
+        out.append(TableStatus(name=name, label=Label(en=tbl.en, zh=tbl.zh), rows=int(row["n"]),
+                               first=row.get("first"), last=row.get("last"),
+                               sources=sources))  # fmt: skip
     return out
 
 
-def last_runs(ws: Workspace, limit: int = 10) -> list[dict[str, Any]]:
-    runs = ws.table("runs").order_by(ibis.desc("started_at")).limit(limit)
-    return runs.to_pyarrow().to_pylist()
+class TopItem(Fact):
+    item_id: str
+    title: str | None
+    revenue: float
+    buyers: int
 
 
-def rejects_summary(ws: Workspace, limit: int = 5) -> list[dict[str, Any]]:
-    """The most common reasons rows were rejected, across all ingests."""
-    r = ws.table("rejects")
-    kinds = r.group_by(reason=r.reason.re_replace(r"'[^']*'", "'…'")).aggregate(n=r.count())
-    return kinds.order_by(ibis.desc("n")).limit(limit).to_pyarrow().to_pylist()
+class CountryCount(Fact):
+    country: str
+    customers: int
 
 
-@dataclass
-class Overview:
+class MonthSales(Fact):
+    month: date
+    revenue: float
+    customers: int
+
+
+class Overview(Fact):
+    """How the shop is doing: orders, customers, repeat buyers, revenue, best sellers."""
+
     currency: str
     first_order: datetime | None = None
     last_order: datetime | None = None
@@ -78,14 +92,13 @@ class Overview:
     revenue: float = 0.0
     average_order_value: float = 0.0
     repeat_customers: int = 0
+    repeat_share: float = 0.0
     cancelled_orders: int = 0
-    top_items: list[dict[str, Any]] = field(default_factory=list)
-    top_countries: list[dict[str, Any]] = field(default_factory=list)
-    monthly: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def repeat_share(self) -> float:
-        return self.repeat_customers / self.customers if self.customers else 0.0
+    top_items: list[TopItem] = []
+    top_countries: list[CountryCount] = []
+    monthly: list[MonthSales] = []
+    #: the month with the most revenue
+    peak_month: MonthSales | None = None
 
 
 def shop_overview(ws: Workspace, *, top: int = 5) -> Overview:
@@ -98,7 +111,7 @@ def shop_overview(ws: Workspace, *, top: int = 5) -> Overview:
     orders = ws.table("orders")
     lines = ws.table("order_items")
     items = ws.table("items")
-    ov = Overview(currency=ws.config.shop.currency)
+    ov: dict[str, Any] = {"currency": ws.config.shop.currency}
     head = (
         orders.aggregate(
             n=orders.count(),
@@ -110,13 +123,15 @@ def shop_overview(ws: Workspace, *, top: int = 5) -> Overview:
         .to_pyarrow()
         .to_pylist()[0]
     )
-    ov.orders, ov.first_order, ov.last_order = int(head["n"]), head["first"], head["last"]
-    ov.guest_orders, ov.cancelled_orders = int(head["guests"] or 0), int(head["cancelled"] or 0)
+    ov |= {"orders": int(head["n"]), "first_order": head["first"], "last_order": head["last"],
+           "guest_orders": int(head["guests"] or 0),
+           "cancelled_orders": int(head["cancelled"] or 0)}  # fmt: skip
     done = orders.filter((orders.status == "completed") & orders.user_id.notnull())
     per_user = done.group_by("user_id").aggregate(n=done.count())
     cust = per_user.aggregate(c=per_user.count(), rep=(per_user.n >= 2).sum())
     row = cust.to_pyarrow().to_pylist()[0]
-    ov.customers, ov.repeat_customers = int(row["c"] or 0), int(row["rep"] or 0)
+    ov["customers"], ov["repeat_customers"] = int(row["c"] or 0), int(row["rep"] or 0)
+    ov["repeat_share"] = ov["repeat_customers"] / ov["customers"] if ov["customers"] else 0.0
 
     # net sales: a cancellation (credit note) subtracts what it cancels
     signed = orders.filter(orders.status.isin(["completed", "cancelled"]))
@@ -126,10 +141,10 @@ def shop_overview(ws: Workspace, *, top: int = 5) -> Overview:
     )
     sold = sold.filter(sold.is_merchandise.fill_null(True))
     sold = sold.mutate(value=(sold.quantity * sold.unit_price * sold.sign).cast("float64"))
-    ov.revenue = float(sold.value.sum().execute() or 0.0)
+    ov["revenue"] = float(sold.value.sum().execute() or 0.0)
     completed = int(done.count().execute())
-    ov.average_order_value = ov.revenue / completed if completed else 0.0
-    ov.top_items = (
+    ov["average_order_value"] = ov["revenue"] / completed if completed else 0.0
+    ov["top_items"] = (
         sold.group_by("item_id", "title")
         .aggregate(revenue=sold.value.sum(), buyers=sold.user_id.nunique(where=sold.sign > 0))
         .order_by(ibis.desc("revenue"))
@@ -138,7 +153,7 @@ def shop_overview(ws: Workspace, *, top: int = 5) -> Overview:
         .to_pylist()
     )
     month = sold.mutate(month=sold.ts.truncate("M").date())
-    ov.monthly = (
+    ov["monthly"] = (
         month.group_by("month")
         .aggregate(revenue=month.value.sum(), customers=month.user_id.nunique())
         .order_by("month")
@@ -147,7 +162,7 @@ def shop_overview(ws: Workspace, *, top: int = 5) -> Overview:
     )
     users = ws.table("users")
     buyers = users.semi_join(done, "user_id")
-    ov.top_countries = (
+    ov["top_countries"] = (
         buyers.filter(buyers.country.notnull())
         .group_by("country")
         .aggregate(customers=ibis._.count())
@@ -156,4 +171,6 @@ def shop_overview(ws: Workspace, *, top: int = 5) -> Overview:
         .to_pyarrow()
         .to_pylist()
     )
-    return ov
+    if ov["monthly"]:
+        ov["peak_month"] = max(ov["monthly"], key=lambda m: m["revenue"])
+    return Overview(**ov)

@@ -1,93 +1,124 @@
-"""The build: the stages that turn the warehouse into portraits, in order.
+"""The build: the registered stages, in order, each rerun only when what it depends on changed.
 
-A stage reads tables and writes tables; each run is recorded in ``runs`` with its as-of
-date, parameters, rows and seconds. ``build`` runs the stages that are stale: a stage is
-current when its last successful run saw the same data (the ingests), the same
-configuration and the same as-of date, and every stage before it is current too.
+Every stage follows one contract (:class:`portrait.stages.Stage`). A stage is current when
+its last successful run has the same *fingerprint*: the data (the ingests), the shop's time
+zone, the as-of date, the engine, the stage's own part of ``portrait.toml`` and the
+fingerprints of the stages whose tables it reads. So adding a rule tag reruns only the tags
+stage, a new clustering setting reruns segments and then tags, and a new ingest reruns
+everything. Each run is a row of ``runs`` (:meth:`Workspace.run`), and
+:func:`build_state` reads them back for ``portrait status``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
-import ibis
-
+from portrait.asof import parse_as_of
+from portrait.engine import Engine
 from portrait.errors import ConfigError
+from portrait.facts import Fact, Note
+from portrait.features import STAGE as FEATURES
+from portrait.hashing import fingerprint
+from portrait.labels import Label
+from portrait.overview import TableStatus, table_status
+from portrait.recommend import STAGE as RECOMMEND
+from portrait.runs import RunRecord, last_run, recent_runs
+from portrait.segments import STAGE as SEGMENTS
+from portrait.stages import Stage, StageParams, upstream
+from portrait.tags import STAGE as TAGS
+from portrait.value import STAGE as VALUE
 from portrait.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-#: stage name -> what it writes
-STAGES: dict[str, tuple[str, ...]] = {
-    "features": ("features",),
-    "segments": ("segments", "cluster_profiles"),
-    "value": ("value",),
-    "tags": ("tags",),
-    "recommend": ("recommendations",),
-}
+#: the stages of ``portrait build``, in the order they run
+STAGES: dict[str, Stage] = {s.name: s for s in (FEATURES, SEGMENTS, VALUE, TAGS, RECOMMEND)}
 
 
-@dataclass
-class BuildResult:
+class BuildResult(Fact):
+    """What a build ran, skipped as current, wrote and wants known."""
+
     as_of: date
-    ran: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    rows: dict[str, int] = field(default_factory=dict)
-    #: features the shop's data cannot support, with the reason
-    missing: dict[str, str] = field(default_factory=dict)
-    #: what the models want the operator to know (no amounts, no churn model ...)
-    notes: list[str] = field(default_factory=list)
+    ran: list[str] = []
+    skipped: list[str] = []
+    #: stage -> rows of its main output, for the stages that ran
+    rows: dict[str, int] = {}
+    notes: list[Note] = []
 
 
-def _fingerprint(ws: Workspace, as_of: date, engine: str) -> str:
+class StageState(Fact):
+    """Whether a stage's tables are up to date with the data and the configuration."""
+
+    stage: str
+    label: Label
+    state: Literal["current", "stale", "never_run"]
+    last_run: RunRecord | None = None
+
+
+class BuildState(Fact):
+    """The build as ``portrait status`` shows it: each stage's state and the latest runs."""
+
+    as_of: date | None
+    stages: list[StageState]
+    runs: list[RunRecord]
+
+
+def _data_state(ws: Workspace) -> list[Any]:
     ingests = ws.table("ingests")
-    state = ingests.aggregate(n=ingests.count(), last=ingests.started_at.max()).execute()
-    config = (ws.path / "portrait.toml").read_text(encoding="utf-8")
-    raw = json.dumps([str(as_of), engine, state.iloc[0].astype(str).tolist(), config])
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+    row = ingests.aggregate(n=ingests.count(), last=ingests.started_at.max()).to_pyarrow()
+    return [str(v) for v in row.to_pylist()[0].values()]
 
 
-def last_run(ws: Workspace, stage: str) -> dict[str, Any] | None:
-    runs = ws.table("runs")
-    rows = (
-        runs.filter((runs.stage == stage) & (runs.status == "ok"))
-        .order_by(ibis.desc("started_at"))
-        .limit(1)
-        .to_pyarrow()
-        .to_pylist()
-    )
-    if not rows:
-        return None
-    row = rows[0]
-    row["params"] = json.loads(row["params"] or "{}")
-    return row
+def fingerprints(ws: Workspace, as_of: date, engine: Engine) -> dict[str, str]:
+    """Each stage's fingerprint as of ``as_of``: what its tables depend on, hashed."""
+    data = [_data_state(ws), ws.config.shop.timezone, str(as_of), str(engine)]
+    out: dict[str, str] = {}
+    for stage in STAGES.values():
+        before = [out[name] for name in upstream(STAGES, stage)]
+        out[stage.name] = fingerprint(data, stage.settings(ws.config), before)
+    return out
+
+
+def build_state(ws: Workspace, *, limit: int = 10) -> BuildState:
+    """Each stage's state as of its last build date, and the latest runs."""
+    last = {name: last_run(ws, name) for name in STAGES}
+    dates = [r.as_of.date() for r in last.values() if r is not None and r.as_of is not None]
+    as_of = max(dates) if dates else None
+    now: dict[str, str] = {}
+    if as_of is not None:
+        first = next(r for r in last.values() if r is not None)
+        now = fingerprints(ws, as_of, Engine.parse(first.params.get("engine", "duckdb")))
+    existing = set(ws.con.list_tables())
+    states = []
+    for name, stage in STAGES.items():
+        run = last[name]
+        if run is None:
+            state: Literal["current", "stale", "never_run"] = "never_run"
+        elif run.params.get("fingerprint") == now.get(name) and set(stage.writes) <= existing:
+            state = "current"
+        else:
+            state = "stale"
+        states.append(StageState(stage=name, label=stage.label, state=state, last_run=run))
+    return BuildState(as_of=as_of, stages=states, runs=recent_runs(ws, limit=limit))
 
 
 def build(
     ws: Workspace,
     as_of: str | date | None = None,
     *,
-    engine: str | None = None,
+    engine: str | Engine | None = None,
     force: bool = False,
     stages: Iterable[str] | None = None,
     progress: Callable[[str, str], None] | None = None,
 ) -> BuildResult:
     """Run the stale stages, in order; ``progress(stage, "start"|"done"|"skip")``.
 
-    ``stages`` limits the run to those stages (the others are left as they are).
+    ``stages`` limits the run to those stages (the others are left as they are); ``force``
+    reruns them whether stale or not.
     """
-    from portrait.features import build_features, parse_as_of
-    from portrait.recommend.serve import build_recommendations
-    from portrait.segments import build_segments
-    from portrait.tags import build_tags
-    from portrait.value import build_value
-
     chosen = set(STAGES if stages is None else stages)
     if chosen - set(STAGES):
         raise ConfigError(
@@ -95,54 +126,67 @@ def build(
             f"{', '.join(STAGES)}."
         )
     day = parse_as_of(as_of, ws)
-    engine = engine or ws.config.engine.backend
-    stamp = _fingerprint(ws, day, engine)
+    params = StageParams(engine=Engine.parse(engine, ws.config.engine.backend))
+    stamps = fingerprints(ws, day, params.engine)
     result = BuildResult(as_of=day)
     existing = set(ws.con.list_tables())
-    stale = force
-    for stage, outputs in STAGES.items():
-        if stage not in chosen:
+    for name, stage in STAGES.items():
+        if name not in chosen:
             continue
-        previous = last_run(ws, stage)
+        previous = last_run(ws, name)
         current = (
             previous is not None
-            and previous["params"].get("fingerprint") == stamp
-            and set(outputs) <= existing
+            and previous.params.get("fingerprint") == stamps[name]
+            and set(stage.writes) <= existing
         )
-        if current and not stale:
-            result.skipped.append(stage)
-            result.missing = previous["params"].get("missing", result.missing)
+        if current and not force:
+            result.skipped.append(name)
             if progress:
-                progress(stage, "skip")
+                progress(name, "skip")
             continue
-        stale = True
         if progress:
-            progress(stage, "start")
+            progress(name, "start")
         as_of_ts = datetime.combine(day, datetime.min.time())
-        params = {"fingerprint": stamp, "engine": engine}
-        with ws.run(stage, as_of=as_of_ts, **params) as run:
-            if stage == "features":
-                fs = build_features(ws, day, engine=engine)
-                result.missing = fs.missing
-                run["rows"] = ws.count("features")
-            elif stage == "segments":
-                clustering = build_segments(ws, missing=result.missing)
-                run["rows"] = ws.count("segments")
-                params["clusters"] = clustering.k
-            elif stage == "recommend":
-                recs = build_recommendations(ws, day, engine=engine)
-                run["rows"] = recs.customers
-                result.notes += recs.notes
-            elif stage == "value":
-                valued = build_value(ws, day, engine=engine)
-                run["rows"] = valued.customers
-                result.notes += valued.notes
-            else:
-                run["rows"] = build_tags(ws, result.missing)
-            # the missing features travel with every stage's run, for `portrait tags`
-            run["params_extra"] = {"missing": result.missing}
-        result.ran.append(stage)
-        result.rows[stage] = run["rows"]
+        with ws.run(
+            name, as_of=as_of_ts, fingerprint=stamps[name], engine=str(params.engine)
+        ) as run:
+            outcome = stage.run(ws, day, params)
+            run["rows"] = outcome.rows
+            run["params_extra"] = {
+                **outcome.chosen,
+                "notes": [n.model_dump(mode="json") for n in outcome.notes],
+            }
+        existing = set(ws.con.list_tables())
+        result.ran.append(name)
+        result.rows[name] = outcome.rows
+        result.notes.extend(outcome.notes)
         if progress:
-            progress(stage, "done")
+            progress(name, "done")
     return result
+
+
+class ShopInfo(Fact):
+    name: str
+    timezone: str
+    currency: str
+
+
+class WorkspaceStatus(Fact):
+    """What ``portrait status`` shows: the shop, its tables, and the state of the build."""
+
+    shop: ShopInfo
+    tables: list[TableStatus]
+    build: BuildState
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        return [t.model_dump(mode="json", exclude={"label"}) | {"sources": "; ".join(t.sources)}
+                for t in self.tables]  # fmt: skip
+
+
+def workspace_status(ws: Workspace, *, runs: int = 10) -> WorkspaceStatus:
+    """Each table's rows, date range and sources; each stage's state; the latest runs."""
+    shop = ws.config.shop
+    return WorkspaceStatus(
+        shop=ShopInfo(name=shop.name, timezone=shop.timezone, currency=shop.currency),
+        tables=table_status(ws), build=build_state(ws, limit=runs),
+    )  # fmt: skip

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import pyarrow as pa
+
 Kind = Literal["id", "string", "timestamp", "decimal", "integer", "float", "boolean"]
 
 #: DuckDB type of each kind. Money is a decimal so that totals add up to the cent.
@@ -22,6 +24,16 @@ SQL_TYPES: dict[str, str] = {
     "integer": "BIGINT",
     "float": "DOUBLE",
     "boolean": "BOOLEAN",
+}
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "id": pa.string(),
+    "string": pa.string(),
+    "timestamp": pa.timestamp("us"),
+    "decimal": pa.decimal128(18, 4),
+    "integer": pa.int64(),
+    "float": pa.float64(),
+    "boolean": pa.bool_(),
 }
 
 
@@ -55,6 +67,12 @@ class Table:
     en: str
     zh: str
     columns: tuple[Column, ...] = field(default_factory=tuple)
+    #: a stage's output with one more column per feature or tag (``features``, ``tags``)
+    wide: bool = False
+
+    def arrow_schema(self) -> pa.Schema:
+        """The table's columns as an Arrow schema (an empty output is written with it)."""
+        return pa.schema([(c.name, ARROW_TYPES[c.kind]) for c in self.columns])
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -245,6 +263,77 @@ REVIEWS = Table(
 TABLES: dict[str, Table] = {t.name: t for t in (USERS, ITEMS, EVENTS, ORDERS, ORDER_ITEMS, REVIEWS)}
 
 
+# -- the tables the build's stages write ------------------------------------------------------
+def _c(name: str, kind: Kind, en: str, zh: str) -> Column:
+    return Column(name, kind, en, zh)
+
+
+_USER = _c("user_id", "id", "The customer.", "客户")
+
+OUTPUTS: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table("features", ("user_id",), "Every customer's features as of the build date.",
+              "截至构建日期的客户特征", (_USER,), wide=True),
+        Table("feature_gaps", ("feature",), "Features the shop's data cannot support.",
+              "数据不足以计算的特征", (
+                  _c("feature", "string", "The feature.", "特征"),
+                  _c("need", "string", "What the data lacks (a code).", "缺少的数据"),
+                  _c("reason", "string", "Why it is empty.", "原因"))),
+        Table("segments", ("user_id",), "RFM scores, lifecycle stage and cluster.",
+              "RFM分层、生命周期与聚类", (
+                  _USER,
+                  _c("lifecycle_stage", "string", "Lifecycle stage (a code).", "生命周期阶段"),
+                  _c("r_score", "integer", "Recency score.", "R分"),
+                  _c("f_score", "integer", "Frequency score.", "F分"),
+                  _c("m_score", "integer", "Monetary score.", "M分"),
+                  _c("rfm_score", "string", "R, F and M scores together.", "RFM代码"),
+                  _c("rfm_segment", "string", "RFM segment (a code).", "RFM分层"),
+                  _c("cluster", "integer", "Behavioural cluster.", "行为聚类"),
+                  _c("cluster_name", "string", "The cluster's name.", "聚类名称"))),
+        Table("cluster_profiles", ("cluster",), "What sets each cluster apart.", "聚类画像", (
+            _c("cluster", "integer", "Cluster number.", "聚类编号"),
+            _c("name", "string", "Name in English.", "英文名称"),
+            _c("name_zh", "string", "Name in Chinese.", "中文名称"),
+            _c("size", "integer", "Customers.", "客户数"),
+            _c("share", "float", "Share of customers.", "客户占比"),
+            _c("value_share", "float", "Share of spend.", "消费占比"),
+            _c("traits", "string", "JSON: (feature, z, mean, shop mean).", "特征差异"),
+            _c("silhouette", "float", "Silhouette of the chosen k.", "轮廓系数"),
+            _c("k", "integer", "Clusters chosen.", "聚类数"),
+            _c("silhouettes", "string", "JSON: silhouette of every k tried.",
+               "各聚类数的轮廓系数"))),
+        Table("value", ("user_id",), "Customer value and churn risk.", "客户价值与流失风险", (
+            _USER,
+            _c("p_alive", "float", "Probability of still being a customer.", "仍活跃概率"),
+            _c("expected_purchases_30d", "float", "Expected purchases, 30 days.", "30天预计购买"),
+            _c("expected_purchases_90d", "float", "Expected purchases, 90 days.", "90天预计购买"),
+            _c("expected_purchases_365d", "float", "Expected purchases, a year.", "一年预计购买"),
+            _c("p_purchase_90d", "float", "Probability of a purchase in 90 days.", "90天购买概率"),
+            _c("next_purchase_window", "string", "When the next purchase is expected (a code).",
+               "预计下次购买"),
+            _c("expected_spend", "float", "Expected spend per purchase.", "预计客单价"),
+            _c("clv", "float", "Predicted value over the CLV horizon.", "预测客户价值"),
+            _c("value_tier", "string", "Value tier (a code).", "价值等级"),
+            _c("churn_probability", "float", "Probability of churning.", "流失概率"),
+            _c("churn_risk", "string", "Churn risk band (a code).", "流失风险"),
+            _c("churn_model", "string", "Which model scored churn.", "流失模型"),
+            _c("churn_reason_1", "string", "Strongest reason (a feature).", "首要流失原因"),
+            _c("churn_reason_2", "string", "Second reason.", "次要流失原因"),
+            _c("churn_reason_3", "string", "Third reason.", "第三流失原因"))),
+        Table("tags", ("user_id",), "Every customer's tags.", "客户标签", (_USER,), wide=True),
+        Table("recommendations", ("user_id", "rank"), "Items to offer, best first.", "推荐商品", (
+            _USER,
+            _c("rank", "integer", "Place in the list.", "排名"),
+            _c("item_id", "id", "The item.", "商品"),
+            _c("score", "float", "The model's score.", "得分"),
+            _c("reason", "string", "Why (a code).", "推荐理由"),
+            _c("anchor_item_id", "id", "The customer's item that explains it.", "关联商品"),
+            _c("source", "string", "Where the item came from (a code).", "来源"))),
+    )
+}  # fmt: skip
+
+
 def table(name: str) -> Table:
     """Return the canonical table called ``name``, or say which names exist."""
     from portrait.errors import SchemaError
@@ -291,5 +380,20 @@ def render_markdown() -> str:
                 f"| `{c.name}` | {c.kind} ({c.sql_type}) | {'yes' if c.required else ''} | "
                 f"{'; '.join(checks)} | {c.en} | {c.zh} |"
             )
+        out.append("")
+    out += [
+        "# What the build writes (构建输出)",
+        "",
+        "Each stage of `portrait build` replaces its tables; they are declared in",
+        "`schema.OUTPUTS`, and codes (segments, tiers, reasons) have their English and",
+        "Chinese words in `portrait.labels`.",
+        "",
+    ]
+    for tbl in OUTPUTS.values():
+        out += [f"## `{tbl.name}`", "", f"{tbl.en} {tbl.zh}", ""]
+        out += ["| column | type | meaning | 含义 |", "|---|---|---|---|"]
+        out += [f"| `{c.name}` | {c.kind} | {c.en} | {c.zh} |" for c in tbl.columns]
+        if tbl.wide:
+            out.append("| ... | | one column per feature or tag | 每个特征或标签一列 |")
         out.append("")
     return "\n".join(out)

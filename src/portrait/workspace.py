@@ -25,7 +25,8 @@ import ibis.expr.types as ir
 
 from portrait import schema
 from portrait.config import CONFIG_FILE, Config, load_config, render_config
-from portrait.errors import WorkspaceError
+from portrait.engine import Engine
+from portrait.errors import NotBuiltError, WorkspaceBusyError, WorkspaceError
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Workspace:
             except Exception as exc:  # duckdb.IOException; duckdb is imported lazily by ibis
                 if "lock" not in str(exc).lower():
                     raise
-                raise WorkspaceError(
+                raise WorkspaceBusyError(
                     f"The workspace {self.path} is open in another process (a running "
                     "`portrait` command or a Python session); close it and try again."
                 ) from None
@@ -92,23 +93,34 @@ class Workspace:
             self._ensure_tables()
         return self._con
 
-    def engine(self, backend: str | None = None) -> ibis.BaseBackend:
+    def engine(self, engine: str | Engine | None = None) -> ibis.BaseBackend:
         """The Ibis backend that computes over the canonical tables.
 
-        ``backend`` defaults to ``engine.backend`` in ``portrait.toml``: ``"duckdb"`` is the
-        warehouse itself; ``"spark"`` reads the same tables through PySpark. Stage outputs are
+        ``engine`` defaults to ``engine.backend`` in ``portrait.toml``: DuckDB is the
+        warehouse itself; Spark reads the same tables through PySpark. Stage outputs are
         always written to the warehouse, whichever engine computed them.
         """
-        backend = backend or self.config.engine.backend
-        if backend == "duckdb":
+        chosen = Engine.parse(engine, self.config.engine.backend)
+        if chosen is Engine.DUCKDB:
             return self.con
-        if backend != "spark":
-            raise WorkspaceError(f"Unknown engine {backend!r}; use 'duckdb' or 'spark'.")
-        if "spark" not in self._engines:
+        if chosen not in self._engines:
             from portrait import spark
 
-            self._engines["spark"] = spark.connect(self)
-        return self._engines["spark"]
+            self._engines[chosen] = spark.connect(self)
+        return self._engines[chosen]
+
+    def has_table(self, name: str) -> bool:
+        """Whether the warehouse has ``name`` (a stage's output exists once it has run)."""
+        return name in self.con.list_tables()
+
+    def require(self, *names: str) -> None:
+        """Raise :class:`NotBuiltError` unless every table in ``names`` has been built."""
+        have = set(self.con.list_tables())
+        for name in names:
+            if name not in have:
+                raise NotBuiltError(
+                    f"The workspace has no {name} yet; run `portrait build -w {self.path}` first."
+                )
 
     def close(self) -> None:
         if self._con is not None:
@@ -175,7 +187,9 @@ class Workspace:
 
     # -- runs ---------------------------------------------------------------------------
     @contextmanager
-    def run(self, stage: str, *, as_of: datetime | None = None, **params: Any) -> Iterator[dict]:
+    def run(
+        self, stage: str, *, as_of: datetime | None = None, **params: Any
+    ) -> Iterator[dict[str, Any]]:
         """Record one stage run in ``runs``: yields a dict the stage fills with ``rows``
         (and ``params_extra``, parameters known only at the end).
 

@@ -9,6 +9,8 @@ import os
 
 import pytest
 
+from portrait.errors import DataError, PortraitError, WorkspaceError
+
 from support import run_cli
 
 ORDERS_CSV = (
@@ -30,8 +32,9 @@ def _ingest(shop, path, *args):
     return run_cli("ingest", str(path), "-w", str(shop), *args)
 
 
-def _one_clear_line(result) -> str:
-    assert result.returncode == 2, (result.stdout, result.stderr)
+def _one_clear_line(result, kind: type[PortraitError] = DataError) -> str:
+    """One line that says what is wrong, with the exit code of its kind of error."""
+    assert result.returncode == kind.exit_code, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, result.stderr
@@ -161,5 +164,5 @@ def test_unknown_table_and_preset(shop, tmp_path):
 
 
 def test_not_a_workspace(tmp_path):
-    line = _one_clear_line(run_cli("status", "-w", str(tmp_path)))
+    line = _one_clear_line(run_cli("status", "-w", str(tmp_path)), WorkspaceError)
     assert "portrait init" in line

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from portrait.errors import ConfigError
+from portrait.errors import ConfigError, NotFittedError
 from portrait.recommend import (
     ALS,
     EASE,
@@ -80,7 +80,7 @@ class TestContract:
     def test_wrong_input_is_a_clear_error(self, name, fitted, split):
         with pytest.raises(ConfigError, match="one row per user"):
             fitted[name].recommend([0, 1], split.train.matrix[:1], N=5)
-        with pytest.raises(ConfigError, match="not fitted yet"):
+        with pytest.raises(NotFittedError, match="not fitted yet"):
             MODELS[name]().recommend([0], split.train.matrix[:1], N=5)
 
 

@@ -7,25 +7,32 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from portrait.labels import LABELS
 from portrait.pipeline import build
-from portrait.segments import SEGMENTS, cluster_customers, segment_table
+from portrait.segments import SEGMENTS, cluster_customers, segment_report
+
+from support import copy_workspace
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def segmented(retail_ws):
-    build(retail_ws)
-    seg = retail_ws.table("segments").to_pandas().set_index("user_id")
-    f = retail_ws.table("features").to_pandas().set_index("user_id").loc[seg.index]
-    return retail_ws, seg, f
+def segmented(retail_ws, tmp_path_factory):
+    ws = copy_workspace(retail_ws, tmp_path_factory.mktemp("segments"))
+    build(ws, stages=["features", "segments"])
+    seg = ws.table("segments").to_pandas().set_index("user_id")
+    f = ws.table("features").to_pandas().set_index("user_id").loc[seg.index]
+    yield ws, seg, f
+    ws.close()
 
 
 def test_the_segment_map_covers_every_score_pair_once():
     for r in range(1, 6):
         for fm in range(1, 6):
-            hits = [n for n, _, rr, ff in SEGMENTS if rr[0] <= r <= rr[1] and ff[0] <= fm <= ff[1]]
-            assert hits, (r, fm)
+            hits = [n for n, rr, ff in SEGMENTS if rr[0] <= r <= rr[1] and ff[0] <= fm <= ff[1]]
+            assert len(hits) == 1, (r, fm, hits)
+    # and every segment has its name in both languages
+    assert {n for n, _, _ in SEGMENTS} == set(LABELS["rfm_segment"])
 
 
 def test_rfm_scores_follow_the_values(segmented):
@@ -47,9 +54,13 @@ def test_champions_are_worth_more_than_hibernating_customers(segmented):
     ws, seg, f = segmented
     money = f.monetary.groupby(seg.rfm_segment).mean()
     assert money["Champions"] > 5 * money["Hibernating"]
-    table = {r["segment"]: r for r in segment_table(ws)["rfm_segment"]}
-    assert sum(r["customers"] for r in table.values()) == seg.rfm_segment.notna().sum()
-    assert table["Champions"]["value_share"] > table["Champions"]["share"]
+    report = segment_report(ws)
+    table = {s.segment: s for s in report.rfm_segment}
+    assert sum(s.customers for s in table.values()) == seg.rfm_segment.notna().sum()
+    assert table["Champions"].value_share > table["Champions"].share
+    assert table["Champions"].label.zh == "重要价值客户"
+    clusters = {s.segment: s for s in report.cluster}
+    assert sum(s.customers for s in clusters.values()) == len(seg)
 
 
 def test_lifecycle_stages_follow_their_thresholds(segmented):

@@ -63,7 +63,7 @@ def test_a_bad_rule_stops_the_cli_at_start_up_with_one_line(tmp_path):
         config.read_text() + '\n[tags.rules]\nvip = "monetary_365d >= p80(monetary_36d)"\n'
     )
     result = run_cli("status", "-w", str(tmp_path / "ws"))
-    assert result.returncode == 2
+    assert result.returncode == ConfigError.exit_code == 2
     assert "Traceback" not in result.stderr
     assert "tag 'vip'" in result.stderr and "monetary_36d" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -7,17 +7,21 @@ import numpy as np
 import pytest
 
 from portrait.pipeline import build
-from portrait.tags import summarise_tags
+from portrait.tags import tag_report
+
+from support import copy_workspace
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def built(retail_ws):
-    result = build(retail_ws)
-    tags = retail_ws.table("tags").to_pandas().set_index("user_id")
-    features = retail_ws.table("features").to_pandas().set_index("user_id")
-    return retail_ws, result, tags, features.loc[tags.index]
+def built(retail_ws, tmp_path_factory):
+    ws = copy_workspace(retail_ws, tmp_path_factory.mktemp("tags"))
+    result = build(ws)
+    tags = ws.table("tags").to_pandas().set_index("user_id")
+    features = ws.table("features").to_pandas().set_index("user_id")
+    yield ws, result, tags, features.loc[tags.index]
+    ws.close()
 
 
 def test_high_value_is_its_rule_evaluated_by_hand(built):
@@ -40,13 +44,18 @@ def test_fact_tags_bucket_by_their_edges(built):
 
 
 def test_coverage_and_reasons(built):
-    ws, result, tags, _ = built
-    summary = {s.tag.name: s for s in summarise_tags(ws, result.missing)}
+    ws, _, tags, _ = built
+    report = tag_report(ws)
+    assert report.customers == len(tags)
+    summary = {t.name: t for t in report.tags}
     assert summary["repeat_buyer"].coverage == pytest.approx(1.0)
-    true_share = dict(summary["repeat_buyer"].values)[True] / len(tags)
-    assert true_share == pytest.approx(tags.repeat_buyer.mean())
+    true_count = next(v.customers for v in summary["repeat_buyer"].values if v.value is True)
+    assert true_count / len(tags) == pytest.approx(tags.repeat_buyer.mean())
     # Online Retail has no categories, events or discounts: those tags are empty, and say why
     assert summary["preferred_category"].coverage == 0
-    assert "no categories" in summary["preferred_category"].why_empty
-    assert "no behaviour events" in summary["cart_abandoner"].why_empty
+    assert summary["preferred_category"].empty_because == "category"
+    assert summary["cart_abandoner"].empty_because == "events"
     assert summary["rfm_segment"].coverage > 0.99
+    # model tags' values are codes, with their words in both languages
+    tiers = {v.value: v.label for v in summary["value_tier"].values}
+    assert tiers["high"].zh == "高价值"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from portrait.errors import ConfigError
+from portrait.errors import DataError
 from portrait.features import FEATURES
 from portrait.value import ChurnModel, evaluate_churn
 from portrait.value.churn import PURCHASE_SCORES, labelled
@@ -35,10 +35,11 @@ def test_the_model_beats_recency_and_bgnbd_on_a_later_date(evaluation):
 @pytest.mark.slow
 def test_calibration_table_covers_every_test_customer(evaluation):
     e = evaluation
-    assert sum(c["customers"] for c in e.calibration) == e.test_customers
-    observed = [c["observed"] for c in e.calibration]
+    assert sum(c.customers for c in e.calibration) == e.test_customers
+    observed = [c.observed for c in e.calibration]
     assert observed[-1] > observed[0] + 0.4  # the riskiest tenth churns far more than the safest
-    assert {name for name, _ in e.importance} <= set(FEATURES) | set(PURCHASE_SCORES)
+    assert {d.feature for d in e.importance} <= set(FEATURES) | set(PURCHASE_SCORES)
+    assert all(d.label.en and d.label.zh for d in e.importance)
 
 
 @pytest.mark.slow
@@ -60,5 +61,5 @@ def test_a_churn_model_needs_both_outcomes():
     import pyarrow as pa
 
     t = pa.table({"user_id": [str(i) for i in range(60)], "frequency": list(range(60))})
-    with pytest.raises(ConfigError, match="some who came back and some who did not"):
+    with pytest.raises(DataError, match="some who came back and some who did not"):
         ChurnModel().fit(t, np.ones(60))

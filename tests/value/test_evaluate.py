@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portrait.errors import ConfigError
+from portrait.errors import DataError
 from portrait.value import evaluate_holdout
-from portrait.value.report import holdout_tables
 
 
 @pytest.fixture(scope="module")
@@ -29,27 +28,30 @@ def test_the_tables_add_up(evaluation, retail_ws):
     assert e.calibration_end.isoformat() == "2011-06-30"
     assert e.holdout_end.isoformat() == "2011-12-09"
     assert e.horizon_days == 162
-    assert sum(g["customers"] for g in e.groups) == e.customers
-    assert [g["group"] for g in e.groups] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert sum(g.customers for g in e.groups) == e.customers
+    assert [g.group for g in e.groups] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
     # group means weighted by size give back the totals, for actuals and predictions
-    for key, total in [("actual", e.actual_total), ("model", e.predicted_total["model"])]:
-        assert sum(g[key] * g["customers"] for g in e.groups) == pytest.approx(total)
-    assert sum(m["actual"] for m in e.months) == e.actual_total
-    assert sum(m["predicted"] for m in e.months) == pytest.approx(e.predicted_total["model"])
-    assert [m["month"] for m in e.months][0] == "2011-07"
+    assert sum(g.actual * g.customers for g in e.groups) == pytest.approx(e.actual_total)
+    model_total = sum(g.predicted["model"] * g.customers for g in e.groups)
+    assert model_total == pytest.approx(e.predicted_total["model"])
+    assert sum(m.actual for m in e.months) == e.actual_total
+    assert sum(m.predicted for m in e.months) == pytest.approx(e.predicted_total["model"])
+    assert e.months[0].month == "2011-07"
     # customers who buy more in calibration buy more in the holdout, and the model sees it
-    means = [g["model"] for g in e.groups]
+    means = [g.predicted["model"] for g in e.groups]
     assert means == sorted(means)
 
 
 @pytest.mark.slow
 def test_the_report_says_how_far_it_misses_christmas(evaluation):
-    nov = next(m for m in evaluation.months if m["month"] == "2011-11")
-    assert nov["actual"] > 1.3 * nov["predicted"]  # the seasonal peak a stationary model misses
-    text = " ".join(n for t in holdout_tables(evaluation) for n in t.notes)
-    assert "2011-11" in text and "Christmas" in text
+    nov = next(m for m in evaluation.months if m.month == "2011-11")
+    assert nov.actual > 1.3 * nov.predicted  # the seasonal peak a stationary model misses
+    assert nov.gap == pytest.approx(nov.actual / nov.predicted - 1)
+    seasonal = next(n for n in evaluation.notes if n.code == "seasonal_miss")
+    assert seasonal.values["month"] == "2011-11"
+    assert "Christmas" in seasonal.label.en and "圣诞" in seasonal.label.zh
 
 
 def test_an_empty_holdout_is_a_clear_error(retail_ws):
-    with pytest.raises(ConfigError, match="holdout after 2011-12-09 is empty"):
+    with pytest.raises(DataError, match="holdout after 2011-12-09 is empty"):
         evaluate_holdout(retail_ws, "2011-12-09")

@@ -14,12 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from portrait.errors import ConfigError
+from portrait.errors import DataError, NotFittedError
 from portrait.value import (
     BetaGeoModel,
     GammaGammaModel,
     ModifiedBetaGeoModel,
-    NotFittedError,
     customer_lifetime_value,
 )
 
@@ -140,11 +139,11 @@ def test_clv_discounting_and_horizon(cdnow):
 def test_a_model_says_how_to_use_it():
     with pytest.raises(NotFittedError, match="call fit"):
         BetaGeoModel().conditional_probability_alive([1], [1], [2])
-    with pytest.raises(ConfigError, match="recency must lie between 0 and T"):
+    with pytest.raises(DataError, match="recency must lie between 0 and T"):
         BetaGeoModel().fit([1, 2], [5, 1], [3, 3])
-    with pytest.raises(ConfigError, match="whole number"):
+    with pytest.raises(DataError, match="whole number"):
         BetaGeoModel().fit([1.5], [1], [3])
-    with pytest.raises(ConfigError, match="fewer than two customers"):
+    with pytest.raises(DataError, match="fewer than two customers"):
         GammaGammaModel().fit([0, 0, 1], [0, 0, 10])
 
 
@@ -170,5 +169,5 @@ def test_saved_models_predict_the_same(cdnow):
     args = (cdnow.frequency, cdnow.recency, cdnow["T"])
     assert np.array_equal(m.conditional_expected_purchases(10, *args),
                           again.conditional_expected_purchases(10, *args))  # fmt: skip
-    with pytest.raises(ConfigError, match="refit"):
+    with pytest.raises(DataError, match="refit"):
         GammaGammaModel.from_dict(m.to_dict())

@@ -9,7 +9,6 @@ recommendations) and summarised.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -17,11 +16,14 @@ import ibis
 
 from portrait.config import Config, ShopConfig
 from portrait.errors import WorkspaceError
+from portrait.facts import Fact
 from portrait.ingest import IngestReport, ingest
 from portrait.overview import Overview, shop_overview
 from portrait.pipeline import BuildResult, build
-from portrait.segments import segment_table
-from portrait.workspace import Workspace, init_workspace, is_workspace
+from portrait.recommend import CustomerRecommendations, recommendations_for
+from portrait.segments import SegmentReport, segment_report
+from portrait.value import ValueSummary, value_summary
+from portrait.workspace import init_workspace, is_workspace
 
 SAMPLE = "online_retail_sample.csv.gz"
 ATTRIBUTION = (
@@ -29,18 +31,18 @@ ATTRIBUTION = (
 )
 
 
-@dataclass
-class DemoResult:
-    workspace: Workspace
+class DemoResult(Fact):
+    """What the demo built and found, as facts."""
+
+    path: str
+    attribution: str
     ingest: IngestReport
     overview: Overview
     build: BuildResult
-    #: segment column -> rows of segment_table
-    segments: dict[str, list[dict]]
-    #: value_summary: CLV by tier and the value at risk
-    value: dict
-    #: the most valuable customer and their first three recommendations
-    example: tuple[str, list[dict]] | None = None
+    segments: SegmentReport
+    value: ValueSummary | None
+    #: the most valuable customer's first three recommendations
+    example: CustomerRecommendations | None = None
 
 
 def demo_config() -> Config:
@@ -67,15 +69,16 @@ def run_demo(path: str | Path = "demo-shop", *, fresh: bool = True) -> DemoResul
     ws = init_workspace(path, demo_config())
     with as_file(files("portrait.datasets") / "data" / SAMPLE) as sample:
         report = ingest(ws, sample, preset="online-retail")
-    built = build(ws)
-    from portrait.recommend.serve import recommendations_for
-    from portrait.value import value_summary
-
-    example = None
-    top = ws.table("value").order_by(ibis.desc("clv")).limit(1).to_pyarrow()
-    if top.num_rows:
-        uid = top.column("user_id")[0].as_py()
-        example = (uid, recommendations_for(ws, uid, n=3))
-    return DemoResult(
-        ws, report, shop_overview(ws), built, segment_table(ws), value_summary(ws), example
-    )
+    try:
+        built = build(ws)
+        example = None
+        top = ws.table("value").order_by(ibis.desc("clv")).limit(1).to_pyarrow()
+        if top.num_rows:
+            example = recommendations_for(ws, top.column("user_id")[0].as_py(), n=3)
+        return DemoResult(
+            path=str(path), attribution=ATTRIBUTION, ingest=report, overview=shop_overview(ws),
+            build=built, segments=segment_report(ws),
+            value=value_summary(ws) if top.num_rows else None, example=example,
+        )  # fmt: skip
+    finally:
+        ws.close()

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pyarrow as pa
@@ -115,7 +115,7 @@ def _pick_rows(rng: np.random.Generator, probs: np.ndarray, rows: np.ndarray) ->
     """One categorical draw per element, from the probability row ``probs[rows]``."""
     cum = np.cumsum(probs, axis=1)
     cum[:, -1] = 1.0
-    return (rng.random(len(rows))[:, None] >= cum[rows]).sum(axis=1)
+    return cast(np.ndarray, (rng.random(len(rows))[:, None] >= cum[rows]).sum(axis=1))
 
 
 def _money(cents: np.ndarray, scale: int, valid: np.ndarray | None = None) -> pa.Array:
@@ -146,7 +146,9 @@ class _Catalogue:
         return idx % len(self.price)
 
 
-_LEAVES = [(t, *f"{top}/{leaf}".split(":")) for t, (top, _, ls) in enumerate(_TOPS) for leaf in ls]
+_LEAVES: list[tuple[Any, ...]] = [
+    (t, *f"{top}/{leaf}".split(":")) for t, (top, _, ls) in enumerate(_TOPS) for leaf in ls
+]
 _LEAF_PATHS = [path for _, path, _ in _LEAVES]
 _LEAF_NAMES = [zh for _, _, zh in _LEAVES] + [p.rsplit("/", 1)[1] for p in _LEAF_PATHS]  # zh, en
 

@@ -7,26 +7,24 @@ Spark, from data strictly before the as-of date.
 
 from __future__ import annotations
 
-from portrait.features._context import AsOf
 from portrait.features._registry import FEATURES, Feature, render_markdown
 from portrait.features.compute import (
+    STAGE,
     FeatureSet,
     build_features,
     compute_features,
-    default_as_of,
-    parse_as_of,
+    feature_gaps,
 )
 from portrait.features.training import training_set
 
 __all__ = [
     "FEATURES",
-    "AsOf",
     "Feature",
+    "STAGE",
     "FeatureSet",
     "build_features",
     "compute_features",
-    "default_as_of",
-    "parse_as_of",
+    "feature_gaps",
     "render_markdown",
     "training_set",
 ]

@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import ibis.expr.datatypes as dt
 
+from portrait.history import Need
+from portrait.labels import Label
+
 DType = Literal["int", "float", "string"]
-#: the data a feature needs; a shop without it gets the feature as null, with the reason
-Need = Literal["purchases", "amount", "discount", "quantity", "category", "brand", "price",
-               "events", "reviews", "rating"]  # fmt: skip
 Source = Literal["purchases", "lines", "events", "carts", "activity", "reviews", "first_seen"]
 
 IBIS_TYPES: dict[str, dt.DataType] = {"int": dt.int64, "float": dt.float64, "string": dt.string}
@@ -49,6 +49,11 @@ class Feature:
     unit: str = ""
     #: the value of a customer with no rows in the source (0 for counts and sums)
     default: float | None = None
+
+    @property
+    def label(self) -> Label:
+        """What it means, in English and Chinese."""
+        return Label(en=self.en.rstrip("."), zh=self.zh)
 
     @property
     def ibis_type(self) -> dt.DataType:

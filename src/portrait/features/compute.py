@@ -11,18 +11,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import date
+from typing import TYPE_CHECKING, Any, cast
 
 import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
+import pyarrow as pa
 
-from portrait import schema
+from portrait import history, schema
+from portrait.asof import AsOf, parse_as_of
+from portrait.engine import Engine
 from portrait.errors import ConfigError
-from portrait.features import _sources, definitions  # noqa: F401 - registers the features
-from portrait.features._context import AsOf
+from portrait.facts import Note
+from portrait.features import definitions  # noqa: F401 - registers the features
 from portrait.features._registry import BLOCKS, FEATURES, Feature
+from portrait.history import Need
+from portrait.labels import Label, label
+from portrait.schema import OUTPUTS
+from portrait.stages import Stage, StageParams, StageResult
 
 log = logging.getLogger(__name__)
 
@@ -36,44 +43,10 @@ class FeatureSet:
 
     table: ir.Table
     as_of: AsOf
-    #: feature name -> why it is null for this shop
-    missing: dict[str, str] = field(default_factory=dict)
+    #: feature name -> what the shop's data lacks for it (a ``missing_data`` label code)
+    missing: dict[str, Need] = field(default_factory=dict)
     #: which source purchases came from: "orders" or "order events"
     purchases_from: str = "orders"
-
-
-def default_as_of(ws: Workspace) -> date:
-    """The day after the last activity in the warehouse, in the shop's time zone.
-
-    Shops analyse historical exports; "today" would make every customer of a 2011 export
-    look long gone, so the default is the day the data ends.
-    """
-    from zoneinfo import ZoneInfo
-
-    last = None
-    for name in ("orders", "events", "reviews"):
-        t = ws.table(name)
-        value = t.ts.max().execute()
-        if value is not None and value == value and (last is None or value > last):
-            last = value
-    if last is None:
-        raise ConfigError(
-            "The workspace has no dated orders, events or reviews yet; ingest some first "
-            "(portrait ingest FILE), or give --as-of YYYY-MM-DD."
-        )
-    local = last.tz_localize("UTC").tz_convert(ZoneInfo(ws.config.shop.timezone))
-    return local.date() + timedelta(days=1)
-
-
-def parse_as_of(value: str | date | None, ws: Workspace) -> date:
-    if value is None:
-        return default_as_of(ws)
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--as-of {value!r} is not a date; write it as YYYY-MM-DD.") from None
 
 
 def _select(names: Iterable[str] | None) -> list[Feature]:
@@ -110,13 +83,13 @@ def compute_features(
     """
     day = parse_as_of(as_of, ws)
     con = ws.engine(engine)
-    ctx = AsOf(day, ws.config.shop.timezone, backend=con.name)
+    ctx = AsOf(day, ws.config.shop.timezone, engine=Engine.of(con))
     tables = {name: con.table(name) for name in schema.TABLES}
-    counts = _sources.probe(tables)
-    have = _sources.available(counts)
+    counts = history.probe(tables)
+    have = history.available(counts)
     wanted = _select(names)
     missing = {
-        f.name: next(_sources.REASONS[n] for n in f.needs if not have[n])
+        f.name: next(n for n in f.needs if not have[n])
         for f in wanted
         if not all(have[n] for n in f.needs)
     }
@@ -133,13 +106,13 @@ def compute_features(
     def source(name: str) -> ir.Table:
         if name not in built:
             built[name] = {
-                "purchases": lambda: _sources.orders(tables, ctx, counts),
-                "lines": lambda: _sources.lines(tables, ctx, counts),
-                "events": lambda: _sources.events(tables, ctx),
-                "carts": lambda: _sources.carts(tables, ctx, counts),
-                "activity": lambda: _sources.activity(tables, ctx, counts),
-                "reviews": lambda: _sources.reviews(tables, ctx),
-                "first_seen": lambda: _sources.first_seen(tables, ctx, counts),
+                "purchases": lambda: history.orders(tables, ctx, counts),
+                "lines": lambda: history.lines(tables, ctx, counts),
+                "events": lambda: history.events(tables, ctx),
+                "carts": lambda: history.carts(tables, ctx, counts),
+                "activity": lambda: history.activity(tables, ctx, counts),
+                "reviews": lambda: history.reviews(tables, ctx),
+                "first_seen": lambda: history.first_seen(tables, ctx, counts),
             }[name]()
         return built[name]
 
@@ -150,7 +123,9 @@ def compute_features(
             by_source.setdefault(f.source, []).append(f)
     for src, feats in by_source.items():
         t = source(src)
-        parts.append(t.group_by("user_id").aggregate(**{f.name: f.agg(t, ctx) for f in feats}))
+        parts.append(
+            t.group_by("user_id").aggregate(**{f.name: cast(Any, f.agg)(t, ctx) for f in feats})
+        )
     for name in dict.fromkeys(f.block for f in computed if f.block):
         src, fn = BLOCKS[name]
         parts.append(fn(source(src), ctx))
@@ -173,23 +148,50 @@ def compute_features(
             value = joined[f.name].cast(f.ibis_type)
             columns[f.name] = value if f.default is None else value.fill_null(f.default)
     table = joined.select(**columns)
-    purchases_from = "orders" if _sources.uses_orders(counts) else "order events"
+    purchases_from = "orders" if history.uses_orders(counts) else "order events"
     return FeatureSet(table, ctx, missing, purchases_from)
 
 
 def _derive_inputs(f: Feature) -> set[str]:
     """The features a derived feature reads, found by applying it to a stand-in table."""
     stand_in = ibis.table({n: g.ibis_type for n, g in FEATURES.items()}, name="features")
+    assert f.derive is not None
     return {op.name for op in f.derive(stand_in).op().find(ops.Field)}
 
 
-def build_features(
-    ws: Workspace, as_of: str | date | None = None, *, engine: str | None = None
-) -> FeatureSet:
-    """Compute every feature and store them in the warehouse table ``features``."""
-    fs = compute_features(ws, as_of, engine=engine)
-    if fs.as_of.backend == "duckdb":
+def build_features(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
+    """The features stage: every feature into ``features``, the empty ones into
+    ``feature_gaps`` with what the data lacks."""
+    fs = compute_features(ws, as_of, engine=params.engine)
+    if fs.as_of.engine is Engine.DUCKDB:
         ws.replace_table("features", fs.table)
     else:
         ws.replace_table("features", fs.table.to_pyarrow())
-    return fs
+    gaps = [
+        {"feature": name, "need": need, "reason": label("missing_data", need).en}  # type: ignore[union-attr]
+        for name, need in fs.missing.items()
+    ]
+    ws.replace_table(
+        "feature_gaps", pa.Table.from_pylist(gaps, schema=OUTPUTS["feature_gaps"].arrow_schema())
+    )
+    notes = [Note.of("empty_features", count=len(gaps))] if gaps else []
+    return StageResult(rows=ws.count("features"), notes=notes,
+                       chosen={"purchases_from": fs.purchases_from})  # fmt: skip
+
+
+def feature_gaps(ws: Workspace) -> dict[str, Need]:
+    """Features the last build found empty for this shop's data, with what the data lacks."""
+    if "feature_gaps" not in ws.con.list_tables():
+        return {}
+    rows = ws.table("feature_gaps").to_pyarrow().to_pylist()
+    return {r["feature"]: r["need"] for r in rows}
+
+
+STAGE = Stage(
+    name="features",
+    label=Label(en="features", zh="特征"),
+    reads=tuple(schema.TABLES),
+    writes=("features", "feature_gaps"),
+    config=(),
+    run=build_features,
+)

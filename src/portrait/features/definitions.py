@@ -11,7 +11,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from portrait.features._context import AsOf
+from portrait.asof import AsOf
 from portrait.features._registry import Feature, block, register
 
 WINDOWS = (7, 30, 90, 365)

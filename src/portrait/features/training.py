@@ -15,9 +15,8 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from portrait import schema
-from portrait.features import _sources
-from portrait.features._context import utc_of_local_midnight
+from portrait import history, schema
+from portrait.asof import utc_of_local_midnight
 from portrait.features.compute import compute_features
 
 if TYPE_CHECKING:
@@ -39,11 +38,11 @@ def training_set(
     fs = compute_features(ws, as_of, engine=engine)
     con = ws.engine(engine)
     tables = {name: con.table(name) for name in schema.TABLES}
-    counts = _sources.probe(tables)
+    counts = history.probe(tables)
     ctx = fs.as_of
     end = utc_of_local_midnight(ctx.date + timedelta(days=horizon_days), ctx.timezone)
     # the label window: purchases from the cutoff to the end of the horizon
-    later = _sources.orders(
+    later = history.orders(
         tables, replace(ctx, date=ctx.date + timedelta(days=horizon_days)), counts
     )
     later = later.filter(

@@ -11,13 +11,12 @@ their new keys. All writes happen in one transaction, and the counts satisfy
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,12 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
+from pydantic import ConfigDict
 
 from portrait import schema
 from portrait.errors import SchemaError, SourceError
+from portrait.facts import Fact
+from portrait.hashing import file_sha256, md5
 from portrait.ingest import parse, validate
 from portrait.ingest.mapping import Spec, load_mapping, suggest_columns
 from portrait.ingest.presets import get_preset
@@ -46,9 +48,13 @@ log = logging.getLogger(__name__)
 _CONTENT_KEYS = {"events": "event_id", "reviews": "review_id"}
 
 
-@dataclass
-class IngestReport:
-    """What an ingest did (or, with ``dry_run``, would do)."""
+class IngestReport(Fact):
+    """What an ingest did (or, with ``dry_run``, would do).
+
+    Filled in as the ingest goes, so unlike other facts it is not frozen.
+    """
+
+    model_config = ConfigDict(frozen=False, extra="forbid")
 
     source: str
     table: str
@@ -66,24 +72,19 @@ class IngestReport:
     duplicates: int = 0
     rejected: int = 0
     #: kinds of rejection, most common first: (an example reason, rows of that kind)
-    reasons: list[tuple[str, int]] = field(default_factory=list)
+    reasons: list[tuple[str, int]] = []
     #: new rows written to derived tables
-    derived: dict[str, int] = field(default_factory=dict)
+    derived: dict[str, int] = {}
     dry_run: bool = False
     #: when this exact file was ingested into this table before
     seen_before: str | None = None
-    notes: list[str] = field(default_factory=list)
-    sample: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = []
+    sample: list[dict[str, Any]] = []
     seconds: float = 0.0
 
     @property
     def balanced(self) -> bool:
         return self.read == self.accepted + self.duplicates + self.rejected
-
-
-def file_sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def resolve_spec(
@@ -267,7 +268,7 @@ def _with_keys(staged: ir.Table, spec: Spec) -> ir.Table:
         parts = [
             staged[c].cast(dt.string).fill_null("") for c in target.names if c in staged.columns
         ]
-        staged = staged.mutate(**{key_col: parse.md5(ibis.literal("\x1f").join(parts))})
+        staged = staged.mutate(**{key_col: md5(ibis.literal("\x1f").join(parts))})
     if spec.table == "order_items" and "line" not in staged.columns:
         line = ibis.row_number().over(group_by=staged.order_id, order_by=staged._row) + 1
         staged = staged.mutate(line=line)

@@ -20,29 +20,19 @@ MONEY = dt.Decimal(18, 4)
 UTC_TS = dt.Timestamp(timezone="UTC")
 
 
-@ibis.udf.scalar.builtin
-def try_strptime(text: str, fmt: str) -> dt.timestamp:  # type: ignore[empty-body]
+@ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
+def try_strptime(text: str, fmt: str) -> dt.timestamp:
     """DuckDB's ``try_strptime``: null instead of an error when the text does not fit."""
 
 
-@ibis.udf.scalar.builtin(name="timezone")
-def local_to_utc(zone: str, ts: dt.timestamp) -> UTC_TS:  # type: ignore[empty-body]
+@ibis.udf.scalar.builtin(name="timezone")  # type: ignore[untyped-decorator]
+def local_to_utc(zone: str, ts: dt.timestamp) -> UTC_TS:  # type: ignore[valid-type]
     """DuckDB's ``timezone(zone, ts)``: a wall-clock time in ``zone`` as an instant."""
 
 
-@ibis.udf.scalar.builtin
-def make_timestamp(micros: dt.int64) -> dt.timestamp:  # type: ignore[empty-body]
+@ibis.udf.scalar.builtin  # type: ignore[untyped-decorator]
+def make_timestamp(micros: dt.int64) -> dt.timestamp:
     """DuckDB's ``make_timestamp``: microseconds since the Unix epoch as a UTC timestamp."""
-
-
-@ibis.udf.scalar.builtin
-def md5(text: str) -> str:  # type: ignore[empty-body]
-    """DuckDB's ``md5``, hex digest."""
-
-
-@ibis.udf.scalar.builtin
-def sha256(text: str) -> str:  # type: ignore[empty-body]
-    """DuckDB's ``sha256``, hex digest."""
 
 
 def clean_text(text: ir.StringValue, *, free_text: bool = True) -> ir.StringValue:

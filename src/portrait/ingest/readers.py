@@ -23,7 +23,7 @@ import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import ibis
 import ibis.expr.types as ir
@@ -100,14 +100,14 @@ class RawSource:
             path.unlink(missing_ok=True)
 
 
-def _open_bytes(path: Path):
+def _open_bytes(path: Path) -> gzip.GzipFile | io.BufferedReader:
     """The file's bytes, decompressed when it is gzip (by its magic bytes, not its name)."""
     with path.open("rb") as fh:
         magic = fh.read(2)
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
 
 
-def _open_text(path: Path, encoding: str):
+def _open_text(path: Path, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(_open_bytes(path), encoding=encoding, errors="strict", newline="")
 
 
@@ -307,7 +307,7 @@ def _read_csv(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawSou
 
 
 def _sniffed_delimiter(con: ibis.BaseBackend, target: Path, kwargs: dict[str, Any]) -> str | None:
-    opts = {k: kwargs[k] for k in ("encoding", "quote", "header") if k in kwargs}
+    opts: dict[str, Any] = {k: kwargs[k] for k in ("encoding", "quote", "header") if k in kwargs}
     res = con.con.execute(
         "SELECT Delimiter FROM sniff_csv($path, encoding := $encoding, quote := $quote, "
         "header := $header, sample_size := 4096)",
@@ -355,7 +355,7 @@ def parse_rejects(con: ibis.BaseBackend, raw: RawSource) -> list[dict[str, Any]]
 
 
 def _string_table(rows: list[dict[str, Any]] | list[list[Any]], columns: list[str]) -> pa.Table:
-    arrays = {c: [] for c in columns}
+    arrays: dict[str, list[Any]] = {c: [] for c in columns}
     for row in rows:
         values = row.values() if isinstance(row, dict) else row
         for c, v in zip(columns, values, strict=False):
@@ -370,7 +370,7 @@ def _as_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+        return cast(str, value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat())
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from portrait.ingest.parse import sha256
+from portrait.hashing import sha256
 
 
 def _normalise(value: ir.StringValue, kind: str) -> ir.StringValue:

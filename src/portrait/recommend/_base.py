@@ -10,12 +10,12 @@ has and of excluded items, and the batching are done here once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
 
-from portrait.errors import ConfigError
+from portrait.errors import ConfigError, NotFittedError
 
 _BATCH = 2_000
 
@@ -52,7 +52,7 @@ class Recommender:
         """Record what every model needs after fit: the catalogue size and item popularity."""
         counts = np.asarray((user_items != 0).sum(axis=0)).ravel().astype(np.float64)
         self.n_items_ = user_items.shape[1]
-        self.popularity_ = counts / max(counts.max(initial=0.0), 1.0)
+        self.popularity_: np.ndarray = counts / max(counts.max(initial=0.0), 1.0)
 
     def fit(self, user_items: sp.csr_matrix) -> Recommender:
         raise NotImplementedError
@@ -66,7 +66,7 @@ class Recommender:
 
     def _check(self) -> None:
         if not hasattr(self, "n_items_"):
-            raise ConfigError(
+            raise NotFittedError(
                 f"This {type(self).__name__} is not fitted yet; call fit(user_items) first."
             )
 
@@ -135,6 +135,7 @@ class Recommender:
         if not hasattr(self, "_unit_vectors_"):
             v = self._item_vectors()
             if sp.issparse(v):
+                assert not isinstance(v, np.ndarray)
                 norms = np.sqrt(np.asarray(v.multiply(v).sum(axis=1))).ravel()
                 v = sp.diags(1.0 / np.maximum(norms, 1e-12)) @ v
                 self._unit_vectors_ = sp.csr_matrix(v)
@@ -144,7 +145,7 @@ class Recommender:
         v = self._unit_vectors_
         if sp.issparse(v):
             return np.asarray(v[targets].multiply(v[sources]).sum(axis=1)).ravel()
-        return np.einsum("ij,ij->i", v[targets], v[sources])
+        return cast(np.ndarray, np.einsum("ij,ij->i", v[targets], v[sources]))
 
     def _with_popularity(self, s: np.ndarray) -> np.ndarray:
         finite = np.isfinite(s)
@@ -159,6 +160,7 @@ class Recommender:
         itemids = np.atleast_1d(np.asarray(itemids, dtype=np.int64))
         vectors = self._item_vectors()
         if sp.issparse(vectors):
+            assert not isinstance(vectors, np.ndarray)
             norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1))).ravel()
             sims = np.asarray((vectors[itemids] @ vectors.T).todense())
         else:

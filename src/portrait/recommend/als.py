@@ -8,6 +8,8 @@ is the field's standard CPU implementation; this wrapper only adapts its interfa
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -69,7 +71,7 @@ class ALS(Recommender):
             factors[~known] = self.model_.recalculate_user(
                 np.arange((~known).sum()), user_items[~known]
             )
-        return factors @ self.item_factors_.T
+        return cast(np.ndarray, factors @ self.item_factors_.T)
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_

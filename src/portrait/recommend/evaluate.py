@@ -24,41 +24,26 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from portrait.errors import ConfigError
+from portrait.errors import ConfigError, DataError
+from portrait.facts import Fact
 from portrait.recommend._base import Recommender
-from portrait.recommend.als import ALS
-from portrait.recommend.ease import EASE
 from portrait.recommend.interactions import Interactions, interactions, to_matrix
-from portrait.recommend.itemknn import ItemKNN
 from portrait.recommend.mf import MatrixFactorization
-from portrait.recommend.popularity import Popularity
+from portrait.recommend.models import make_model
 from portrait.recommend.userknn import UserKNN
+from portrait.registry import RECOMMENDERS
 
 log = logging.getLogger(__name__)
 
-#: model name -> (class, hyper-parameter grid searched on validation)
-MODELS: dict[str, tuple[type[Recommender], dict[str, list[Any]]]] = {
-    "popularity": (Popularity, {}),
-    "itemknn": (
-        ItemKNN,
-        {"k": [100, 200, 400], "shrink": [0.0, 20.0], "weighting": ["none", "bm25"]},
-    ),
-    "userknn": (UserKNN, {"k": [20, 50, 100], "shrink": [0.0, 10.0]}),
-    "als": (
-        ALS,
-        {"factors": [64, 128], "regularization": [15.0, 20.0, 25.0, 30.0], "alpha": [2.0, 3.0]},
-    ),
-    "ease": (EASE, {"l2": [50.0, 100.0, 200.0, 400.0, 800.0, 1600.0]}),
-}
 RATING_MODELS: dict[str, Callable[[], Any]] = {
     "userknn": lambda: UserKNN(k=40, shrink=10.0, centre=True),
     "mf": lambda: MatrixFactorization(),
@@ -150,14 +135,15 @@ class Split:
         return ranking_metrics(ids, self.truth, popularity, self.train.matrix.shape[0], ks)
 
 
-@dataclass
-class RankingResult:
+class RankingResult(Fact):
+    """One model's parameters (chosen on validation) and its metrics on the test split."""
+
     model: str
     params: dict[str, Any]
     metrics: dict[str, float]
     fit_seconds: float
     #: validation NDCG@20 of every setting tried
-    tried: list[tuple[dict[str, Any], float]] = field(default_factory=list)
+    tried: list[tuple[dict[str, Any], float]] = []
 
 
 def _grid(space: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -172,7 +158,7 @@ def evaluate_ranking(
     test_log: pa.Table,
     *,
     validation: tuple[pa.Table, pa.Table] | None = None,
-    models: Iterable[str] = tuple(MODELS),
+    models: Iterable[str] = tuple(RECOMMENDERS),
     grids: dict[str, dict[str, list[Any]]] | None = None,
     ks: Iterable[int] = KS,
     seed: int = 0,
@@ -182,25 +168,25 @@ def evaluate_ranking(
     ks = tuple(ks)
     split = Split.make(train_log, test_log)
     if len(split.test_users) == 0:
-        raise ConfigError("No test user has both training and test interactions; move the split.")
+        raise DataError("No test user has both training and test interactions; move the split.")
     val = Split.make(*validation) if validation is not None else None
     results = []
     for name in models:
-        if name not in MODELS:
-            raise ConfigError(f"Unknown model {name!r}; choose from {', '.join(MODELS)}.")
-        cls, space = MODELS[name]
-        space = (grids or {}).get(name, space)
+        if name not in RECOMMENDERS:
+            raise ConfigError(f"Unknown model {name!r}; choose from {', '.join(RECOMMENDERS)}.")
+        space = (grids or {}).get(name) or {k: list(v) for k, v in RECOMMENDERS[name].grid.items()}
         settings = _grid(space)
         tried = []
         if val is not None and len(val.test_users) and len(settings) > 1:
             model, best_score = None, -np.inf
             for params in settings:
-                candidate = _make(cls, params, seed).fit(val.train.matrix)
+                candidate = make_model(name, params, seed=seed).fit(val.train.matrix)
                 tried.append((params, val.score(candidate, (20,))["ndcg@20"]))
                 if tried[-1][1] > best_score:  # keep only the best fitted model so far
                     model, best_score, best = candidate, tried[-1][1], dict(params)
-            if "popularity_weight" in _accepted(cls):
+            if "popularity_weight" in RECOMMENDERS[name].params:
                 # then how much popularity to add, on the same fitted model
+                assert model is not None
                 for weight in POPULARITY_WEIGHTS[1:]:
                     model.popularity_weight = weight
                     tried.append(({**best, "popularity_weight": weight},
@@ -209,27 +195,17 @@ def evaluate_ranking(
         else:
             best = settings[0]
         t0 = time.perf_counter()
-        model = _make(cls, best, seed).fit(split.train.matrix)
+        model = make_model(name, best, seed=seed).fit(split.train.matrix)
         fit_seconds = time.perf_counter() - t0
-        results.append(RankingResult(name, best, split.score(model, ks), fit_seconds, tried))
+        results.append(RankingResult(model=name, params=best, metrics=split.score(model, ks),
+                                     fit_seconds=fit_seconds, tried=tried))  # fmt: skip
         log.info("%s %s %s", name, best, results[-1].metrics)
     return split, results
 
 
-def _accepted(cls: type[Recommender]) -> set[str]:
-    import inspect
+class RatingResult(Fact):
+    """An explicit-rating model's cross-validated errors."""
 
-    return set(inspect.signature(cls.__init__).parameters) - {"self"}
-
-
-def _make(cls: type[Recommender], params: dict[str, Any], seed: int) -> Recommender:
-    if "seed" in _accepted(cls):
-        params = {"seed": seed, **params}
-    return cls(**params)
-
-
-@dataclass
-class RatingResult:
     model: str
     rmse: float
     mae: float
@@ -244,7 +220,7 @@ def evaluate_ratings(
     """RMSE and MAE of explicit-rating models by ``folds``-fold cross-validation."""
     rated = log.filter(pc.is_valid(log.column("rating")))
     if rated.num_rows < folds:
-        raise ConfigError("There are too few ratings to cross-validate; reviews need ratings.")
+        raise DataError("There are too few ratings to cross-validate; reviews need ratings.")
     data = interactions(rated, value="rating")
     users = data.user_index(rated.column("user_id").to_numpy(zero_copy_only=False))
     items = data.item_index(rated.column("item_id").to_numpy(zero_copy_only=False))
@@ -264,27 +240,46 @@ def evaluate_ratings(
             pred = np.clip(model.predict(users[test], items[test]), ratings.min(), ratings.max())
             errors.append(np.sqrt(np.mean((pred - ratings[test]) ** 2)))
             abs_errors.append(np.mean(np.abs(pred - ratings[test])))
-        out.append(RatingResult(name, float(np.mean(errors)), float(np.mean(abs_errors)),
-                                float(np.mean(seconds)), folds))  # fmt: skip
+        out.append(RatingResult(model=name, rmse=float(np.mean(errors)),
+                                mae=float(np.mean(abs_errors)),
+                                fit_seconds=float(np.mean(seconds)), folds=folds))  # fmt: skip
     return out
 
 
-@dataclass
-class WorkspaceEvaluation:
+class WorkspaceEvaluation(Fact):
     """The models compared on a shop's own interactions."""
 
-    split: str
-    #: time split: the first test day (local); random split: the test share and seed
-    detail: str
+    split: Literal["time", "random"]
+    #: time split: the local days tested (the first and the last)
+    test_from: date | None = None
+    test_to: date | None = None
+    #: random split: the share held out of each customer's interactions, and the seed
+    test_share: float | None = None
+    seed: int
     train_interactions: int
     test_users: int
     items: int
+    #: test interactions with items the training data never saw (no model can hit them)
     dropped_unknown: int
     results: list[RankingResult]
-    ratings: list[RatingResult] = field(default_factory=list)
+    ratings: list[RatingResult] = []
+    #: the model with the best NDCG@20
+    best: str
+    #: its NDCG@20 against popularity's, as a share (+0.5 = 50% better); null when
+    #: popularity was not evaluated or scored 0
+    gain_over_popularity: float | None
 
-    def best(self, metric: str = "ndcg@20") -> RankingResult:
-        return max(self.results, key=lambda r: r.metrics[metric])
+    def csv_rows(self) -> list[dict[str, Any]]:
+        return [{"model": r.model, **r.metrics, "fit_seconds": r.fit_seconds,
+                 "params": ", ".join(f"{k}={v}" for k, v in r.params.items())}
+                for r in self.results]  # fmt: skip
+
+
+def _gain(results: list[RankingResult], best: RankingResult) -> float | None:
+    pop = next((r for r in results if r.model == "popularity"), None)
+    if pop is None or pop.metrics["ndcg@20"] <= 0:
+        return None
+    return best.metrics["ndcg@20"] / pop.metrics["ndcg@20"] - 1
 
 
 def evaluate_workspace(
@@ -294,7 +289,7 @@ def evaluate_workspace(
     at: str | None = None,
     test_share: float = 0.2,
     seed: int = 42,
-    models: Iterable[str] = tuple(MODELS),
+    models: Iterable[str] = tuple(RECOMMENDERS),
     grids: dict[str, dict[str, list[Any]]] | None = None,
     ratings: bool = False,
 ) -> WorkspaceEvaluation:
@@ -305,42 +300,46 @@ def evaluate_workspace(
     length of time before it; ``split="random"`` holds out ``test_share`` of each user's
     interactions (seeded), and validates the same way inside the training part.
     """
-    from datetime import date, timedelta
+    from datetime import timedelta
 
-    from portrait.features._context import utc_of_local_midnight
+    from portrait.asof import parse_date, utc_of_local_midnight
     from portrait.recommend.interactions import interaction_log
 
     weights = ws.config.recommend.weights
     full = interaction_log(ws, weights=weights)
     if full.num_rows == 0:
-        raise ConfigError("The workspace has no interactions with products; ingest some first.")
+        raise DataError("The workspace has no interactions with products; ingest some first.")
     zone = ws.config.shop.timezone
     if split == "random":
         train, test = split_random(full, test_share=test_share, seed=seed)
         validation = split_random(train, test_share=test_share, seed=seed + 1)
+        window: dict[str, Any] = {"test_share": test_share}
         detail = f"per-user random {1 - test_share:.0%}/{test_share:.0%}, seed {seed}"
     elif split == "time":
         ts = full.column("ts")
         first, last = pc.min(ts).as_py().date(), pc.max(ts).as_py().date()
         span = (last - first).days + 1
         test_days = max(1, round(span * 0.15))
-        day = date.fromisoformat(at) if at else last - timedelta(days=test_days - 1)
+        day = parse_date(at, option="--at") if at else last - timedelta(days=test_days - 1)
         length = (last - day).days + 1
         cut = utc_of_local_midnight(day, zone)
         train, test = split_time(full, cut)
         validation = split_time(train, utc_of_local_midnight(day - timedelta(days=length), zone))
+        window = {"test_from": day, "test_to": last}
         detail = f"train before {day}, test {day}..{last} ({length} days)"
     else:
         raise ConfigError(f"Unknown split {split!r}; use 'time' or 'random'.")
     if test.num_rows == 0 or train.num_rows == 0:
-        raise ConfigError(f"The split ({detail}) leaves nothing to train or test on; move it.")
+        raise DataError(f"The split ({detail}) leaves nothing to train or test on; move it.")
     evaluated, results = evaluate_ranking(
         train, test, validation=validation, models=models, grids=grids, seed=seed
     )
-    out = WorkspaceEvaluation(
-        split, detail, train.num_rows, len(evaluated.test_users), len(evaluated.train.items),
-        evaluated.dropped_unknown, results,
+    best = max(results, key=lambda r: r.metrics["ndcg@20"])
+    return WorkspaceEvaluation(
+        split=cast(Literal["time", "random"], split),  # checked above: else it raised
+        seed=seed, train_interactions=train.num_rows,
+        test_users=len(evaluated.test_users), items=len(evaluated.train.items),
+        dropped_unknown=evaluated.dropped_unknown, results=results,
+        ratings=evaluate_ratings(full, seed=seed) if ratings else [],
+        best=best.model, gain_over_popularity=_gain(results, best), **window,
     )  # fmt: skip
-    if ratings:
-        out.ratings = evaluate_ratings(full, seed=seed)
-    return out

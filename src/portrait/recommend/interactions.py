@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from portrait import schema
-from portrait.features import _sources
-from portrait.features._context import AsOf
+from portrait import history, schema
+from portrait.asof import AsOf
+from portrait.engine import Engine
 
 if TYPE_CHECKING:
     from portrait.workspace import Workspace
@@ -44,13 +44,13 @@ def interaction_log(
     Columns: ``user_id``, ``item_id``, ``ts`` (UTC), ``kind`` (buy, cart, fav, view, review),
     ``weight`` and ``rating`` (reviews only). Kinds whose weight is 0 are left out.
     """
-    from portrait.features import parse_as_of
+    from portrait.asof import parse_as_of
 
     w = {**WEIGHTS, **(weights or {})}
     con = ws.engine(engine)
-    ctx = AsOf(parse_as_of(as_of, ws), ws.config.shop.timezone, backend=con.name)
+    ctx = AsOf(parse_as_of(as_of, ws), ws.config.shop.timezone, engine=Engine.of(con))
     tables = {name: con.table(name) for name in schema.TABLES}
-    counts = _sources.probe(tables)
+    counts = history.probe(tables)
     parts = []
 
     def part(t: ir.Table, kind: str, rating: Any = None) -> None:
@@ -62,12 +62,12 @@ def interaction_log(
             rating=ibis.null(dt.float64) if rating is None else rating.cast(dt.float64),
         ))  # fmt: skip
 
-    lines = _sources.lines(tables, ctx, counts)
+    lines = history.lines(tables, ctx, counts)
     part(lines.filter(lines.item_id.notnull()), "buy")
-    e = _sources.events(tables, ctx)
+    e = history.events(tables, ctx)
     for kind in ("view", "fav", "cart"):
         part(e.filter(e.event_type == kind, e.user_id.notnull(), e.item_id.notnull()), kind)
-    r = _sources.reviews(tables, ctx)
+    r = history.reviews(tables, ctx)
     r = r.filter(r.item_id.notnull())
     part(r, "review", r.rating)
     if not parts:
@@ -106,7 +106,7 @@ class Interactions:
 def _index(universe: np.ndarray, ids: Any) -> np.ndarray:
     arr = pa.array(np.asarray(ids, dtype=object), pa.string())
     idx = pc.index_in(arr, value_set=pa.array(universe, pa.string()))
-    return idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return cast(np.ndarray, idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64))
 
 
 def to_matrix(

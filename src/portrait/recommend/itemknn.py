@@ -9,7 +9,7 @@ customers), and only each item's ``k`` neighbours are kept.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -86,7 +86,7 @@ class ItemKNN(Recommender):
         return self
 
     def _scores(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        return (user_items @ self.similarity_).toarray()
+        return cast(np.ndarray, (user_items @ self.similarity_).toarray())
 
     def _item_vectors(self) -> sp.csr_matrix:
         return self.similarity_

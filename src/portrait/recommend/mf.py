@@ -16,7 +16,7 @@ nothing beyond NumPy and SciPy. The algorithm is a few lines of linear algebra.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -109,7 +109,7 @@ class MatrixFactorization(Recommender):
         pred[both] += np.einsum(
             "ij,ij->i", self.user_factors_[u[both]], self.item_factors_[i[both]]
         )
-        return np.clip(pred, *self.range_)
+        return cast(np.ndarray, np.clip(pred, *self.range_))
 
     def _scores(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         base = self.mean_ + self.item_bias_[None, :]

@@ -17,23 +17,29 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from portrait.errors import ConfigError
-from portrait.features._context import utc_of_local_midnight
-from portrait.recommend.evaluate import MODELS, _make
+from portrait.asof import utc_of_local_midnight
+from portrait.engine import Engine
+from portrait.errors import NotFoundError
+from portrait.facts import Fact, Note
+from portrait.labels import LABELS, Label
 from portrait.recommend.interactions import (
     Interactions,
     interaction_log,
     interactions,
     to_matrix,
 )
+from portrait.recommend.models import make_model
 from portrait.recommend.popularity import Popularity
+from portrait.schema import OUTPUTS
+from portrait.stages import Stage, StageParams, StageResult
 
 if TYPE_CHECKING:
     from portrait.workspace import Workspace
@@ -55,7 +61,7 @@ class RecommendResult:
     items: int
     #: customers served by the model, by their segment, by the shop's recent best sellers
     sources: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 def _blocked(ws: Workspace, items: np.ndarray) -> np.ndarray:
@@ -64,15 +70,6 @@ def _blocked(ws: Workspace, items: np.ndarray) -> np.ndarray:
     bad = t.filter((t.is_merchandise == False) | (t.in_stock == False))  # noqa: E712
     ids = bad.select("item_id").to_pyarrow().column("item_id")
     return np.flatnonzero(pc.is_in(pa.array(items), value_set=ids).to_numpy(zero_copy_only=False))
-
-
-def _titles(ws: Workspace, items: np.ndarray) -> pa.Array:
-    """Each item's title (its id where it has none), aligned with ``items``."""
-    t = ws.table("items").select("item_id", "title").to_pyarrow()
-    ids = pa.array(items, pa.string())
-    at = pc.index_in(ids, value_set=t.column("item_id"))
-    title = pc.utf8_trim_whitespace(pc.take(t.column("title"), at))
-    return pc.coalesce(pc.if_else(pc.equal(title, ""), None, title), ids)
 
 
 def _own_items(rows: sp.csr_matrix, k: int) -> np.ndarray:
@@ -116,26 +113,19 @@ def _anchors(
     return anchor
 
 
-def _join(*parts: Any) -> pa.Array:
-    return pc.binary_join_element_wise(*parts, "")
-
-
 def build_recommendations(
-    ws: Workspace, as_of: date, *, engine: str | None = None
+    ws: Workspace, as_of: date, *, engine: str | Engine | None = None
 ) -> RecommendResult:
     """Fit the configured model on interactions before ``as_of`` and write
-    ``recommendations`` (user_id, rank, item_id, score, reason, reason_zh, source)."""
+    ``recommendations`` (user_id, rank, item_id, score, reason code, the customer's item
+    that explains it, source)."""
     cfg = ws.config.recommend
-    if cfg.model not in MODELS:
-        raise ConfigError(
-            f"recommend.model {cfg.model!r} is unknown; use one of {', '.join(MODELS)}."
-        )
     cutoff = utc_of_local_midnight(as_of, ws.config.shop.timezone)
-    events = interaction_log(ws, as_of, weights=cfg.weights, engine=engine)
+    events = interaction_log(ws, as_of, weights=cast(dict[str, float], cfg.weights), engine=engine)
     known = ws.table("features").select("user_id").to_pyarrow().column("user_id")
     result = RecommendResult(customers=len(known), model=cfg.model, items=0)
     if events.num_rows == 0:
-        result.notes.append("there are no interactions with products, so nothing to recommend")
+        result.notes.append(Note.of("no_interactions"))
         ws.replace_table("recommendations", _SCHEMA.empty_table())
         return result
     data = interactions(events, half_life_days=cfg.half_life_days or None, as_of=cutoff)
@@ -143,7 +133,7 @@ def build_recommendations(
     buys = events.filter(pc.equal(events.column("kind"), "buy"))
     exclude = to_matrix(buys if buys.num_rows else events, data.users, data.items)
     blocked = _blocked(ws, data.items)
-    model = _make(MODELS[cfg.model][0], dict(cfg.params), ws.config.segments.seed)
+    model = make_model(cfg.model, dict(cfg.params), seed=ws.config.segments.seed)
     model.fit(data.matrix)
     n = cfg.n
     users = np.arange(len(data.users))
@@ -153,7 +143,6 @@ def build_recommendations(
     )
     ids = np.where(np.isfinite(scores), ids, -1)
     anchor = _anchors(model, data.matrix, ids, blocked)
-    titles = _titles(ws, data.items)
     # new products nobody has bought yet take the last place of a list that recommends a
     # product they resemble
     fresh_of, fresh_sim, fresh_ids = _new_items(ws, data.items)
@@ -170,24 +159,21 @@ def build_recommendations(
     bought_anchor[has_anchor] = (
         np.asarray(exclude[rows_u[has_anchor], anc[has_anchor]]).ravel() != 0
     )
-    like = pc.take(titles, pa.array(np.where(has_anchor, anc, 0)))
-    en = pc.if_else(
-        pa.array(bought_anchor), _join("like ", like, ", which you bought"),
-        pc.if_else(pa.array(has_anchor), _join("like ", like, ", which you looked at"),
-                   "popular with customers like you"),
+    reason = pc.if_else(
+        pa.array(bought_anchor), "bought_similar",
+        pc.if_else(pa.array(has_anchor), "viewed_similar", "similar_customers"),
     )  # fmt: skip
-    zh = pc.if_else(
-        pa.array(bought_anchor), _join("与您买过的「", like, "」相似"),
-        pc.if_else(pa.array(has_anchor), _join("与您看过的「", like, "」相似"),
-                   "与您相似的顾客喜欢"),
+    anchor_id = pc.if_else(
+        pa.array(has_anchor), pc.take(pa.array(data.items), pa.array(np.where(has_anchor, anc, 0))),
+        pa.scalar(None, pa.string()),
     )  # fmt: skip
     model_part = pa.table({
         "user_id": pc.take(pa.array(data.users), pa.array(rows_u)),
         "rank": pa.array(rows_r + 1, pa.int64()),
         "item_id": pc.take(pa.array(data.items), pa.array(item)),
         "score": pa.array(scores[rows_u, rows_r], pa.float64()),
-        "reason": en,
-        "reason_zh": zh,
+        "reason": reason,
+        "anchor_item_id": anchor_id,
         "source": pa.array(np.full(len(item), "model", dtype=object), pa.string()),
     })  # fmt: skip
     # a new product takes the last place (replacing the model's last pick in a full list)
@@ -195,15 +181,14 @@ def build_recommendations(
     replaced = np.isin(rows_u * n + rows_r, new_u * n + slot[new_u])
     model_part = model_part.filter(pa.array(~replaced))
     resembles = ids[new_u, first[new_u]]
-    like_new = pc.take(titles, pa.array(resembles))
     new_part = pa.table({
         "user_id": pc.take(pa.array(data.users), pa.array(new_u)),
         "rank": pa.array(slot[new_u] + 1, pa.int64()),
         "item_id": pc.take(pa.array(fresh_ids, pa.string()),
                            pa.array(fresh_of[resembles])),
         "score": pa.array(fresh_sim[resembles], pa.float64()),
-        "reason": _join("new, like ", like_new),
-        "reason_zh": _join("新品，与「", like_new, "」相似"),
+        "reason": pa.array(np.full(len(new_u), "new_similar", dtype=object), pa.string()),
+        "anchor_item_id": pc.take(pa.array(data.items), pa.array(resembles)),
         "source": pa.array(np.full(len(new_u), "new_item", dtype=object), pa.string()),
     })  # fmt: skip
     # short lists (everything else filtered out) and customers without a history
@@ -249,19 +234,17 @@ def _fallback_lists(
 ) -> tuple[list[pa.Table], dict[str, int]]:  # fmt: skip
     """Lists for customers without a history: their cluster's best sellers, else the shop's
     recent ones; one list per cluster, repeated for its customers."""
-    groups: dict[tuple, list[str]] = {}
+    groups: dict[tuple[Any, ...], list[str]] = {}
     for uid in users:
         c = clusters.get(uid)
-        key = c if c is not None and c[0] in cluster_pop else ("popular",)
+        key: tuple[Any, ...] = c if c is not None and c[0] in cluster_pop else ("popular",)
         groups.setdefault(key, []).append(uid)
     parts, served = [], {"segment": 0, "popular": 0}
     for key, members in groups.items():
         if key == ("popular",):
-            pop, label = recent_pop, "popular"
-            en, zh = "a best seller this month", "本月热销"
+            pop, label, reason = recent_pop, "popular", "popular_now"
         else:
-            pop, label = cluster_pop[key[0]], "segment"
-            en, zh = f"popular in your segment ({key[1]})", f"在您所在的客群（{key[2]}）中热销"
+            pop, label, reason = cluster_pop[key[0]], "segment", "segment_popular"
         top = np.argsort(-pop, kind="stable")[:n]
         top = top[pop[top] > 0]
         m, k = len(members), len(top)
@@ -271,8 +254,8 @@ def _fallback_lists(
             "rank": pa.array(np.tile(np.arange(1, k + 1), m), pa.int64()),
             "item_id": pa.array(np.tile(items[top], m), pa.string()),
             "score": pa.array(np.tile(pop[top].astype(np.float64), m)),
-            "reason": pa.array([en] * (m * k), pa.string()),
-            "reason_zh": pa.array([zh] * (m * k), pa.string()),
+            "reason": pa.array([reason] * (m * k), pa.string()),
+            "anchor_item_id": pa.nulls(m * k, pa.string()),
             "source": pa.array([label] * (m * k), pa.string()),
         }))  # fmt: skip
     return parts, served
@@ -321,9 +304,10 @@ def _new_items(ws: Workspace, known: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return fresh_of, fresh_sim, ids[~is_known]
 
 
-def _add(rows: dict[str, list[Any]], uid: str, rank: int, item: str, score: float, en: str,
-         zh: str, source: str) -> None:  # fmt: skip
-    for key, value in zip(_SCHEMA.names, (uid, rank, item, score, en, zh, source), strict=True):
+def _add(rows: dict[str, list[Any]], uid: str, rank: int, item: str, score: float,
+         reason: str, source: str) -> None:  # fmt: skip
+    values = (uid, rank, item, score, reason, None, source)
+    for key, value in zip(_SCHEMA.names, values, strict=True):
         rows[key].append(value)
 
 
@@ -334,11 +318,9 @@ def _top_up(
 ) -> str:  # fmt: skip
     """Fill a list up to ``n`` from the customer's cluster, else the recent best sellers."""
     if cluster is not None and cluster[0] in cluster_pop:
-        pop, label = cluster_pop[cluster[0]], "segment"
-        en, zh = f"popular in your segment ({cluster[1]})", f"在您所在的客群（{cluster[2]}）中热销"
+        pop, label, reason = cluster_pop[cluster[0]], "segment", "segment_popular"
     else:
-        pop, label = recent_pop, "popular"
-        en, zh = "a best seller this month", "本月热销"
+        pop, label, reason = recent_pop, "popular", "popular_now"
     rank = start
     for item in np.argsort(-pop, kind="stable"):
         if rank >= n or pop[item] <= 0:
@@ -346,7 +328,7 @@ def _top_up(
         if int(item) in have:
             continue
         rank += 1
-        _add(rows, uid, rank, items[item], float(pop[item]), en, zh, label)
+        _add(rows, uid, rank, items[item], float(pop[item]), reason, label)
     return source or label
 
 
@@ -378,31 +360,125 @@ def _cluster_popularity(
     return counts
 
 
-_SCHEMA = pa.schema(
-    [("user_id", pa.string()), ("rank", pa.int64()), ("item_id", pa.string()),
-     ("score", pa.float64()), ("reason", pa.string()), ("reason_zh", pa.string()),
-     ("source", pa.string())]
+_SCHEMA = OUTPUTS["recommendations"].arrow_schema()
+
+
+def run_stage(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
+    """The recommend stage of the build."""
+    result = build_recommendations(ws, as_of, engine=params.engine)
+    return StageResult(rows=result.customers, notes=result.notes,
+                       chosen={"model": result.model, "sources": result.sources})  # fmt: skip
+
+
+STAGE = Stage(
+    name="recommend",
+    label=Label(en="recommendations", zh="推荐"),
+    reads=("events", "orders", "order_items", "reviews", "items", "features", "segments",
+           "cluster_profiles"),
+    writes=("recommendations",),
+    config=("recommend", "segments.seed"),
+    run=run_stage,
 )  # fmt: skip
+
+
+class Recommendation(Fact):
+    """One item offered to a customer, with why."""
+
+    rank: int
+    item_id: str
+    title: str | None
+    category: str | None
+    score: float
+    #: why, as a ``recommend_reason`` code
+    reason: str
+    #: the customer's own item that explains it (bought_similar, viewed_similar, new_similar)
+    anchor_item_id: str | None
+    anchor_title: str | None
+    #: the customer's cluster, for segment_popular
+    segment: Label | None
+    #: where it came from, as a ``recommend_source`` code
+    source: str
+
+    @property
+    def reason_label(self) -> Label:
+        """The reason in words, with the item or segment that explains it filled in."""
+        words = LABELS["recommend_reason"].get(self.reason) or Label(en=self.reason, zh=self.reason)
+        anchor = self.anchor_title or self.anchor_item_id or ""
+        segment = self.segment or Label(en="", zh="")
+        return Label(en=words.en.format(anchor=anchor, segment=segment.en),
+                     zh=words.zh.format(anchor=anchor, segment=segment.zh))  # fmt: skip
+
+
+class CustomerRecommendations(Fact):
+    """A customer's stored list, best first, after the asked-for filters."""
+
+    user_id: str
+    requested: int
+    category: str | None
+    items: list[Recommendation]
+
+    @property
+    def found(self) -> int:
+        """Items that passed the filters."""
+        return len(self.items)
+
+    @property
+    def short(self) -> bool:
+        """Whether fewer items passed the filters than were asked for."""
+        return len(self.items) < self.requested
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        return [{"user_id": self.user_id, **r.model_dump(mode="json", exclude={"segment"}),
+                 "why": r.reason_label.en, "why_zh": r.reason_label.zh}
+                for r in self.items]  # fmt: skip
 
 
 def recommendations_for(
     ws: Workspace, user_id: str, *, n: int = 10, category: str | None = None
-) -> list[dict[str, Any]]:
+) -> CustomerRecommendations:
     """The stored list of ``user_id``, best first, with titles, categories and reasons."""
-    if "recommendations" not in ws.con.list_tables():
-        raise ConfigError(f"No recommendations yet; run `portrait build -w {ws.path}` first.")
+    ws.require("recommendations")
     r = ws.table("recommendations")
     r = r.filter(r.user_id == user_id)
     items = ws.table("items").select("item_id", "title", "category")
+    anchors = ws.table("items").select(anchor_item_id="item_id", anchor_title="title")
     joined = r.left_join(items, "item_id").drop("item_id_right")
+    joined = joined.left_join(anchors, "anchor_item_id").drop("anchor_item_id_right")
     if category:
         joined = joined.filter(joined.category.startswith(category))
     rows = joined.order_by("rank").limit(n).to_pyarrow().to_pylist()
     if not rows and not category:
-        raise ConfigError(
+        raise NotFoundError(
             f"No customer {user_id!r} has recommendations; check the id (portrait profile "
             "USER_ID shows who is known)."
         )
-    for i, row in enumerate(rows, start=1):
-        row["rank"] = i
-    return rows
+    segment = None
+    if any(row["reason"] == "segment_popular" for row in rows):
+        segment = _cluster_label(ws, user_id)
+    items_out = [
+        Recommendation(
+            rank=i, item_id=row["item_id"], title=_clean(row["title"]),
+            category=row["category"], score=row["score"], reason=row["reason"],
+            anchor_item_id=row["anchor_item_id"], anchor_title=_clean(row["anchor_title"]),
+            segment=segment if row["reason"] == "segment_popular" else None,
+            source=row["source"],
+        )
+        for i, row in enumerate(rows, start=1)
+    ]  # fmt: skip
+    return CustomerRecommendations(user_id=user_id, requested=n, category=category,
+                                   items=items_out)  # fmt: skip
+
+
+def _clean(title: str | None) -> str | None:
+    title = (title or "").strip()
+    return title or None
+
+
+def _cluster_label(ws: Workspace, user_id: str) -> Label | None:
+    """The name of the customer's cluster, in both languages."""
+    if not ws.has_table("segments") or not ws.has_table("cluster_profiles"):
+        return None
+    seg = ws.table("segments").filter(ibis._.user_id == user_id).select("cluster")
+    prof = ws.table("cluster_profiles").select("cluster", "name", "name_zh")
+    rows = seg.join(prof, "cluster").to_pyarrow().to_pylist()
+    return Label(en=rows[0]["name"], zh=rows[0]["name_zh"]) if rows else None

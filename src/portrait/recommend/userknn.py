@@ -10,7 +10,7 @@ item; a ranking sums the ``k`` nearest neighbours' weights.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -76,7 +76,7 @@ class UserKNN(Recommender):
             sim *= common / (common + self.shrink)
         known = userids >= 0
         sim[np.flatnonzero(known), userids[known]] = 0.0
-        return sim
+        return cast(np.ndarray, sim)
 
     def _scores(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         sim = self._similarity(userids, user_items)
@@ -86,7 +86,7 @@ class UserKNN(Recommender):
             sim = np.where(sim >= cut[:, None], sim, 0.0)
         sim = np.maximum(sim, 0.0)
         target = self.centred_ if self.centre else self.ratings_
-        return (sp.csr_matrix(sim) @ target).toarray().astype(np.float64)
+        return cast(np.ndarray, (sp.csr_matrix(sim) @ target).toarray().astype(np.float64))
 
     def predict(self, userids: Any, itemids: Any) -> np.ndarray:
         """Predicted rating of each (user, item) pair (training users); the user's mean
@@ -124,8 +124,8 @@ class UserKNN(Recommender):
         base = self.means_[user]
         dev = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
         if not self.centre:
-            return np.where(den > 0, num / np.maximum(den, 1e-12), base)
-        return base + dev
+            return cast(np.ndarray, np.where(den > 0, num / np.maximum(den, 1e-12), base))
+        return cast(np.ndarray, base + dev)
 
     def _item_vectors(self) -> sp.csr_matrix:
         return self.centred_.T.tocsr()

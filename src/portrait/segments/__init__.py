@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from portrait.segments.build import build_segments, segment_table
-from portrait.segments.clusters import Clustering, ClusterProfile, cluster_customers
-from portrait.segments.lifecycle import STAGES, lifecycle_stage
-from portrait.segments.rfm import SEGMENT_ZH, SEGMENTS, rfm_scores
+from portrait.segments.build import (
+    STAGE,
+    ClusteringSummary,
+    ClusterProfile,
+    SegmentReport,
+    SegmentStats,
+    Trait,
+    build_segments,
+    cluster_profiles,
+    segment_report,
+)
+from portrait.segments.clusters import Clustering, cluster_customers
+from portrait.segments.lifecycle import LIFECYCLE_STAGES, lifecycle_stage
+from portrait.segments.rfm import SEGMENTS, rfm_scores
 
 __all__ = [
+    "LIFECYCLE_STAGES",
     "SEGMENTS",
-    "SEGMENT_ZH",
-    "STAGES",
+    "STAGE",
     "ClusterProfile",
     "Clustering",
+    "ClusteringSummary",
+    "SegmentReport",
+    "SegmentStats",
+    "Trait",
     "build_segments",
     "cluster_customers",
+    "cluster_profiles",
     "lifecycle_stage",
     "rfm_scores",
-    "segment_table",
+    "segment_report",
 ]

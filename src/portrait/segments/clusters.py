@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
@@ -39,7 +40,7 @@ _PREDICT_CHUNK = 1_000_000
 
 
 @dataclass
-class ClusterProfile:
+class ClusterDescription:
     cluster: int
     name: str
     name_zh: str
@@ -56,11 +57,11 @@ class Clustering:
     k: int
     silhouettes: dict[int, float]
     features: list[str]
-    profiles: list[ClusterProfile]
+    profiles: list[ClusterDescription]
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
-    return table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+    return cast(np.ndarray, table.column(name).to_numpy(zero_copy_only=False).astype(np.float64))
 
 
 def _matrix(table: pa.Table) -> tuple[np.ndarray, list[str]]:
@@ -160,7 +161,7 @@ def cluster_customers(
         traits = [(names[i], float(z[i]), float(raw_means[i][c]), shop_mean[i]) for i in top]
         words = [_describe(names[i], z[i]) for i in top[:2]]
         profiles.append(
-            ClusterProfile(
+            ClusterDescription(
                 cluster=c,
                 name=", ".join(w for w, _ in words),
                 name_zh="、".join(w for _, w in words),

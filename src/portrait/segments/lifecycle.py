@@ -13,14 +13,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-STAGES = {
-    "prospect": "潜在客户",
-    "new": "新客户",
-    "active": "活跃客户",
-    "won_back": "回流客户",
-    "silent": "沉默客户",
-    "churned": "流失客户",
-}
+#: the stages, in the order of a customer's life (labels: ``lifecycle_stage`` vocabulary)
+LIFECYCLE_STAGES = ("prospect", "new", "active", "won_back", "silent", "churned")
 
 
 def lifecycle_stage(

@@ -13,21 +13,23 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-#: (name, Chinese name, R range, FM range) on a 1-5 grid; first match wins
-SEGMENTS: tuple[tuple[str, str, tuple[int, int], tuple[int, int]], ...] = (
-    ("Champions", "重要价值客户", (5, 5), (4, 5)),
-    ("Loyal", "忠诚客户", (3, 4), (4, 5)),
-    ("Potential Loyalist", "潜力客户", (4, 5), (2, 3)),
-    ("New", "新客户", (5, 5), (1, 1)),
-    ("Promising", "有潜力的新客户", (4, 4), (1, 1)),
-    ("Need Attention", "需要关注客户", (3, 3), (3, 3)),
-    ("About to Sleep", "即将沉睡客户", (3, 3), (1, 2)),
-    ("Can't Lose", "重要挽留客户", (1, 2), (5, 5)),
-    ("At Risk", "流失风险客户", (1, 2), (3, 4)),
-    ("Lost", "已流失客户", (1, 1), (1, 1)),
-    ("Hibernating", "沉睡客户", (1, 2), (1, 2)),
+#: (segment, R range, FM range) on the 1-5 grid: the rectangles tile it, each (R, FM)
+#: pair in exactly one. Names in both languages are the ``rfm_segment`` vocabulary of
+#: :mod:`portrait.labels`.
+SEGMENTS: tuple[tuple[str, tuple[int, int], tuple[int, int]], ...] = (
+    ("Champions", (5, 5), (4, 5)),
+    ("Loyal", (3, 4), (4, 5)),
+    ("Potential Loyalist", (4, 5), (2, 3)),
+    ("New", (5, 5), (1, 1)),
+    ("Promising", (4, 4), (1, 1)),
+    ("Need Attention", (3, 3), (3, 3)),
+    ("About to Sleep", (3, 3), (1, 2)),
+    ("Can't Lose", (1, 2), (5, 5)),
+    ("At Risk", (1, 2), (3, 4)),
+    ("Lost", (1, 1), (1, 1)),
+    ("Hibernating", (2, 2), (1, 2)),
+    ("Hibernating", (1, 1), (2, 2)),
 )
-SEGMENT_ZH = {en: zh for en, zh, _, _ in SEGMENTS}
 
 
 def _score(value: ir.NumericValue, bins: int, *, descending: bool = False) -> ir.IntegerValue:
@@ -61,7 +63,7 @@ def rfm_scores(features: ir.Table, *, bins: int = 5, has_money: bool = True) -> 
     segment = ibis.cases(
         *[
             (r.between(*r_range) & fm.between(*fm_range), name)
-            for name, _, r_range, fm_range in SEGMENTS
+            for name, r_range, fm_range in SEGMENTS
         ],
         else_="Need Attention",
     )

@@ -8,14 +8,17 @@ is its bucket's label, a model tag is the segment's name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from portrait.features import FEATURES
+from portrait.facts import Fact
+from portrait.features import FEATURES, feature_gaps
+from portrait.labels import Label, label
+from portrait.stages import Stage, StageParams, StageResult
 from portrait.tags.catalogue import Tag, catalogue
 from portrait.tags.rules import Stat
 
@@ -87,35 +90,77 @@ def tag_expressions(
     return out
 
 
-@dataclass
-class TagSummary:
-    """A tag with its coverage (share of customers with a value) and its values."""
-
-    tag: Tag
-    coverage: float
-    #: (value, customers) most common first; for rule tags, true and false
-    values: list[tuple[Any, int]]
-    why_empty: str = ""
-
-
-def build_tags(ws: Workspace, missing: dict[str, str] | None = None) -> int:
-    """Compute every tag from ``features`` (and ``segments``) into the table ``tags``."""
+def build_tags(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
+    """The tags stage: every tag from ``features`` (and ``segments``, ``value``) into
+    ``tags``; a tag whose features the shop's data lacks is null."""
     features = ws.table("features")
-    existing = set(ws.con.list_tables())
     for name in ("segments", "value"):
-        if name in existing:
+        if ws.has_table(name):
             features = features.left_join(ws.table(name), "user_id").drop("user_id_right")
     tags = catalogue(ws.config)
     stats = _statistics(features, tags)
-    exprs = tag_expressions(features, tags, stats, set(missing or {}))
+    exprs = tag_expressions(features, tags, stats, set(feature_gaps(ws)))
     ws.replace_table("tags", features.select("user_id", **exprs))
-    return ws.count("tags")
+    return StageResult(rows=ws.count("tags"))
 
 
-def summarise_tags(ws: Workspace, missing: dict[str, str] | None = None) -> list[TagSummary]:
+STAGE = Stage(
+    name="tags",
+    label=Label(en="tags", zh="标签"),
+    reads=("features", "feature_gaps", "segments", "value"),
+    writes=("tags",),
+    config=("tags",),
+    run=build_tags,
+)
+
+
+# -- facts ------------------------------------------------------------------------------------
+class TagValue(Fact):
+    """One value of a tag and the customers who have it."""
+
+    value: str | bool | float | int
+    #: the value in words where it is a code (a model tag's tier or risk band)
+    label: Label | None = None
+    customers: int
+    #: share of the customers who have a value of this tag
+    share: float
+
+
+class TagSummary(Fact):
+    """A tag with its coverage (share of customers with a value) and its values."""
+
+    name: str
+    kind: Literal["fact", "rule", "model"]
+    label: Label
+    description: str
+    coverage: float
+    #: most common first; for rule tags, true and false
+    values: list[TagValue]
+    #: why no customer has a value (a ``missing_data`` code), when none has
+    empty_because: str | None = None
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        base = {"tag": self.name, "kind": self.kind, "coverage": self.coverage}
+        if not self.values:
+            return [{**base, "value": None, "customers": 0, "share": None}]
+        return [{**base, "value": v.value, "customers": v.customers, "share": v.share}
+                for v in self.values]  # fmt: skip
+
+
+class TagReport(Fact):
+    customers: int
+    tags: list[TagSummary]
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        return [row for t in self.tags for row in t.csv_rows()]
+
+
+def tag_report(ws: Workspace) -> TagReport:
     """Coverage and value distribution of every tag, from the built ``tags`` table."""
+    ws.require("tags")
     t = ws.table("tags")
     total = ws.count("tags")
+    gaps = feature_gaps(ws)
     out = []
     for tag in catalogue(ws.config):
         if tag.name not in t.columns:
@@ -130,10 +175,51 @@ def summarise_tags(ws: Workspace, missing: dict[str, str] | None = None) -> list
             .to_pylist()
         )
         have = sum(r["n"] for r in dist)
-        why = ""
+        why = None
         if not have:
-            lacking = [f for f in tag.reads if f in (missing or {})]
-            why = (missing or {}).get(lacking[0], "") if lacking else "no customer has a value"
-        out.append(TagSummary(tag, have / total if total else 0.0,
-                              [(r["value"], r["n"]) for r in dist], why))  # fmt: skip
-    return out
+            lacking = [gaps[f] for f in tag.reads if f in gaps]
+            why = lacking[0] if lacking else "no_values"
+        vocabulary = tag.vocabulary
+        values = [
+            TagValue(value=r["value"], customers=r["n"], share=r["n"] / have,
+                     label=label(vocabulary, r["value"]) if vocabulary else None)
+            for r in dist
+        ]  # fmt: skip
+        out.append(TagSummary(name=tag.name, kind=tag.kind, label=tag.label,
+                              description=tag.description,
+                              coverage=have / total if total else 0.0, values=values,
+                              empty_because=why))  # fmt: skip
+    return TagReport(customers=total, tags=out)
+
+
+class FeatureInfo(Fact):
+    """A feature rules can use: its type, window, meaning, and whether this shop has it."""
+
+    name: str
+    dtype: str
+    #: days it looks back; null for all history
+    window: int | None
+    unit: str
+    label: Label
+    #: what the shop's data lacks for it (a ``missing_data`` code), if it is empty
+    empty_because: str | None = None
+
+
+class FeatureCatalogue(Fact):
+    features: list[FeatureInfo]
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        return [{**f.model_dump(mode="json", exclude={"label"}), "en": f.label.en,
+                 "zh": f.label.zh} for f in self.features]  # fmt: skip
+
+
+def feature_catalogue(ws: Workspace) -> FeatureCatalogue:
+    """Every feature, with what this shop's data lacks for those the last build left empty."""
+    gaps = feature_gaps(ws)
+    return FeatureCatalogue(
+        features=[
+            FeatureInfo(name=f.name, dtype=f.dtype, window=f.window, unit=f.unit,
+                        label=f.label, empty_because=gaps.get(f.name))
+            for f in FEATURES.values()
+        ]
+    )  # fmt: skip

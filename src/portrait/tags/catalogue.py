@@ -12,15 +12,17 @@ Each tag has English and Chinese display names and a description.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from portrait.errors import ConfigError
+from portrait.errors import NotFoundError
 from portrait.features import FEATURES
+from portrait.labels import LABELS, Label
 from portrait.tags.rules import Rule, parse_rule
 
 if TYPE_CHECKING:
-    from portrait.config import Config, TagsConfig
+    from portrait.config import Config, FactTagConfig, RuleTagConfig, TagsConfig
 
 Kind = Literal["fact", "rule", "model"]
 
@@ -46,12 +48,24 @@ class Tag:
     #: feature names it reads
     reads: tuple[str, ...] = field(default=())
 
+    @property
+    def label(self) -> Label:
+        return Label(en=self.en, zh=self.zh)
+
+    @property
+    def vocabulary(self) -> str | None:
+        """The :mod:`portrait.labels` vocabulary of a model tag's values, if it has one."""
+        return self.column if self.column in LABELS else None
+
 
 def feature_types() -> dict[str, str]:
     return {n: ("string" if f.dtype == "string" else "number") for n, f in FEATURES.items()}
 
 
-def _fact(name, feature, en, zh, description, *, edges=(), percentiles=(), labels=()) -> Tag:
+def _fact(
+    name: str, feature: str, en: str, zh: str, description: str, *,
+    edges: Iterable[float] = (), percentiles: Iterable[float] = (), labels: Iterable[str] = (),
+) -> Tag:  # fmt: skip
     return Tag(name, "fact", en, zh, description, feature=feature, edges=tuple(edges),
                percentiles=tuple(percentiles), labels=tuple(labels), reads=(feature,))  # fmt: skip
 
@@ -133,6 +147,7 @@ def check_config(tags: TagsConfig) -> None:
 def _configured(tags: TagsConfig) -> list[Tag]:
     taken = {t.name for t in BUILT_IN} | set(FEATURES)
     out: list[Tag] = []
+    cfg: RuleTagConfig | FactTagConfig
     for name, cfg in tags.rules.items():
         if name in taken:
             raise ValueError(f"tag {name!r} is already a built-in tag or a feature; rename it")
@@ -160,4 +175,4 @@ def get_tag(config: Config, name: str) -> Tag:
     for tag in catalogue(config):
         if tag.name == name:
             return tag
-    raise ConfigError(f"There is no tag {name!r}; `portrait tags` lists them.")
+    raise NotFoundError(f"There is no tag {name!r}; `portrait tags` lists them.")

@@ -25,7 +25,7 @@ import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import ibis
 import ibis.expr.types as ir
@@ -119,7 +119,7 @@ class _Checker:
         if method is None:
             snippet = ast.get_source_segment(self.source, node) or type(node).__name__
             raise self.fail(node, f"{snippet!r} is not allowed in a rule (see docs/tags.md)")
-        return method(node)
+        return cast(Type, method(node))
 
     def visit_Name(self, node: ast.Name) -> Type:
         if node.id in _NULLS:

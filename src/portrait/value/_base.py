@@ -20,15 +20,12 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.optimize import minimize
 
-from portrait.errors import ConfigError
+from portrait.errors import DataError, NotFittedError
+from portrait.facts import Note
 
 #: log-scale bounds of every parameter: 1e-4 .. 1e7 (alpha and b can be large in days)
 _LOG_BOUNDS = (np.log(1e-4), np.log(1e7))
 _FLOAT = np.float64
-
-
-class NotFittedError(ConfigError):
-    """A model was asked for predictions before ``fit``."""
 
 
 def as_array(values: Any, name: str) -> np.ndarray:
@@ -36,7 +33,7 @@ def as_array(values: Any, name: str) -> np.ndarray:
     if arr.ndim != 1:
         arr = arr.reshape(-1)
     if not np.all(np.isfinite(arr)):
-        raise ConfigError(f"{name} has missing or infinite values; drop those customers first.")
+        raise DataError(f"{name} has missing or infinite values; drop those customers first.")
     return arr
 
 
@@ -44,15 +41,15 @@ def check_summary(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, ...
     """The three summary columns as float arrays, checked for what the models assume."""
     x, tx, t = as_array(frequency, "frequency"), as_array(recency, "recency"), as_array(T, "T")
     if not len(x) == len(tx) == len(t):
-        raise ConfigError("frequency, recency and T must have one value per customer each.")
+        raise DataError("frequency, recency and T must have one value per customer each.")
     if len(x) == 0:
-        raise ConfigError("There are no customers to fit; the shop needs completed purchases.")
+        raise DataError("There are no customers to fit; the shop needs completed purchases.")
     if np.any(x < 0) or np.any(x != np.round(x)):
-        raise ConfigError("frequency must be a whole number of repeat purchases, 0 or more.")
+        raise DataError("frequency must be a whole number of repeat purchases, 0 or more.")
     if np.any(tx < 0) or np.any(tx > t):
-        raise ConfigError("recency must lie between 0 and T (time since the first purchase).")
+        raise DataError("recency must lie between 0 and T (time since the first purchase).")
     if np.any(tx[x == 0] != 0):
-        raise ConfigError("recency must be 0 for customers without a repeat purchase.")
+        raise DataError("recency must be 0 for customers without a repeat purchase.")
     return x, tx, t
 
 
@@ -137,13 +134,13 @@ class FittedModel:
             "log_likelihood": self.log_likelihood_,
             "customers": self.customers_,
             "converged": self.converged_,
-            "warnings": list(self.warnings_),
+            "warnings": [w.model_dump(mode="json") for w in self.warnings_],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Any:
         if data.get("kind") != cls.kind:
-            raise ConfigError(
+            raise DataError(
                 f"The saved model is a {data.get('kind')!r}, not a {cls.kind!r}; refit it."
             )
         model = cls(**data.get("settings", {}))
@@ -151,7 +148,8 @@ class FittedModel:
         model.log_likelihood_ = float(data.get("log_likelihood", float("nan")))
         model.customers_ = int(data.get("customers", 0))
         model.converged_ = bool(data.get("converged", True))
-        model.warnings_ = list(data.get("warnings", []))
+        model.warnings_ = [Note.model_validate(w) for w in data.get("warnings", [])
+                           if isinstance(w, dict)]  # fmt: skip
         return model
 
     def get_params(self) -> dict[str, Any]:
@@ -168,4 +166,4 @@ class FittedModel:
     log_likelihood_: float
     customers_: int
     converged_: bool
-    warnings_: list[str]
+    warnings_: list[Note]

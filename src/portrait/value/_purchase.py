@@ -12,11 +12,12 @@ keeps every parameter near 1 whatever the time unit; ``alpha`` is scaled back af
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 from scipy.special import expit, gammaln
 
+from portrait.facts import Note
 from portrait.value._base import (
     FittedModel,
     as_array,
@@ -102,15 +103,12 @@ class PurchaseModel(FittedModel):
         self.converged_ = ok
         self.warnings_ = []
         if not ok:
-            self.warnings_.append("the optimiser stopped before converging; treat with care")
+            self.warnings_.append(Note.of("not_converged", model=self.kind))
         at_bounds = self._at_bounds()
         if {"a", "b"} & set(at_bounds):
-            self.warnings_.append(
-                "the data show almost no drop-out (a or b at its bound): customers are "
-                "predicted to stay, as in a model without churn"
-            )
+            self.warnings_.append(Note.of("no_dropout", model=self.kind))
         elif at_bounds:
-            self.warnings_.append(f"{', '.join(at_bounds)} at the bound of the search")
+            self.warnings_.append(Note.of("at_bound", model=self.kind, params=", ".join(at_bounds)))
         return self
 
     # -- predictions -------------------------------------------------------------------------
@@ -121,7 +119,7 @@ class PurchaseModel(FittedModel):
     def conditional_probability_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """P(alive) at the end of the calibration period, given each customer's history."""
         params, x, tx, t = self._inputs(frequency, recency, T)
-        return expit(-self._dropout_log_odds(params, x, tx, t))
+        return cast(np.ndarray, expit(-self._dropout_log_odds(params, x, tx, t)))
 
     def conditional_expected_purchases(
         self, t: float, frequency: Any, recency: Any, T: Any
@@ -131,7 +129,7 @@ class PurchaseModel(FittedModel):
         alive = expit(-self._dropout_log_odds(params, x, tx, big_t))
         if t <= 0:
             return np.zeros_like(x)
-        return alive * self._expected_if_alive(params, float(t), x, big_t)
+        return cast(np.ndarray, alive * self._expected_if_alive(params, float(t), x, big_t))
 
     def probability_purchase_within(
         self, t: float, frequency: Any, recency: Any, T: Any
@@ -145,7 +143,7 @@ class PurchaseModel(FittedModel):
         params, x, tx, big_t = self._inputs(frequency, recency, T)
         alive = expit(-self._dropout_log_odds(params, x, tx, big_t))
         _, none = no_purchase_chance(params[0], params[1], t, x, big_t)
-        return alive * (1.0 - none)
+        return cast(np.ndarray, alive * (1.0 - none))
 
     def expected_purchases(self, t: Any) -> np.ndarray:
         """Expected repeat purchases of a new customer in ``t`` time units after the first."""

@@ -50,7 +50,7 @@ class BetaGeoModel(PurchaseModel):
     kind = "bgnbd"
 
     @staticmethod
-    def _loglik(params, x, tx, T):
+    def _loglik(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
         r, alpha, a, b = params
         a1, a3 = rate_terms(r, alpha, x, T)
         a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
@@ -60,10 +60,12 @@ class BetaGeoModel(PurchaseModel):
                 np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + tx),
                 -np.inf,
             )
-        return a1 + a2 + np.logaddexp(a3, a4)
+        return a1 + a2 + np.logaddexp(a3, a4)  # type: ignore[no-any-return]
 
     @staticmethod
-    def _dropout_log_odds(params, x, tx, T):
+    def _dropout_log_odds(
+        params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
         r, alpha, a, b = params
         with np.errstate(divide="ignore", invalid="ignore"):
             odds = (
@@ -74,15 +76,17 @@ class BetaGeoModel(PurchaseModel):
         return np.where(x > 0, odds, -np.inf)
 
     @staticmethod
-    def _expected_if_alive(params, t, x, T):
+    def _expected_if_alive(
+        params: np.ndarray, t: float, x: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
         r, alpha, a, b = params
         a = _safe_a(a)
         z, stay = no_purchase_chance(r, alpha, t, x, T)
-        return (a + b + x - 1) / (a - 1) * (1.0 - stay * hyp2f1(r + x, b + x, a + b + x - 1, z))
+        return (a + b + x - 1) / (a - 1) * (1.0 - stay * hyp2f1(r + x, b + x, a + b + x - 1, z))  # type: ignore[no-any-return]
 
     @staticmethod
-    def _expected_new(params, t):
+    def _expected_new(params: np.ndarray, t: np.ndarray) -> np.ndarray:
         r, alpha, a, b = params
         a = _safe_a(a)
         stay = (alpha / (alpha + t)) ** r
-        return (a + b - 1) / (a - 1) * (1.0 - stay * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
+        return (a + b - 1) / (a - 1) * (1.0 - stay * hyp2f1(r, b, a + b - 1, t / (alpha + t)))  # type: ignore[no-any-return]

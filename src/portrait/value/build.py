@@ -18,14 +18,20 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
 
-from portrait.errors import ConfigError
+from portrait.engine import Engine
+from portrait.errors import NotBuiltError
+from portrait.facts import Note
+from portrait.labels import Label
+from portrait.schema import OUTPUTS
+from portrait.stages import Stage, StageParams, StageResult
 from portrait.value._base import per_distinct
 from portrait.value.churn import (
+    MIN_CHURN_CUSTOMERS,
     RISK_BANDS,
     ChurnModel,
     scores_of,
@@ -33,8 +39,8 @@ from portrait.value.churn import (
     with_purchase_scores,
 )
 from portrait.value.clv import customer_lifetime_value
-from portrait.value.evaluate import MODELS
 from portrait.value.gamma_gamma import GammaGammaModel, frequency_spend_correlation
+from portrait.value.models import PURCHASE_MODELS
 from portrait.value.summary import UNIT_DAYS, day_of, rfm_summary
 
 if TYPE_CHECKING:
@@ -45,16 +51,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: (days, label, Chinese) of the expected-next-purchase windows, tried in order
-WINDOWS: tuple[tuple[int, str, str], ...] = (
-    (30, "within 30 days", "30天内"),
-    (90, "in 1-3 months", "1-3个月内"),
-    (365, "in 3-12 months", "3-12个月内"),
-)
-NOT_EXPECTED = ("not within a year", "一年内不太可能")
-WINDOW_ZH = {en: zh for _, en, zh in WINDOWS} | {NOT_EXPECTED[0]: NOT_EXPECTED[1]}
-TIER_ZH = {"high": "高价值", "medium": "中价值", "low": "低价值"}
-RISK_ZH = {"high": "高风险", "medium": "中风险", "low": "低风险"}
+#: (days, code) of the expected-next-purchase windows, tried in order; the words are the
+#: ``next_purchase_window`` vocabulary of :mod:`portrait.labels`
+WINDOWS: tuple[tuple[int, str], ...] = ((30, "within_30d"), (90, "within_90d"),
+                                        (365, "within_365d"))  # fmt: skip
+NOT_EXPECTED = "not_within_year"
 #: value tiers: top 20% high, next 30% medium
 _TIER_SHARES = (0.2, 0.5)
 
@@ -68,7 +69,7 @@ class ValueResult:
     spend_model: GammaGammaModel | None = None
     churn_model: ChurnModel | None = None
     #: why a part is missing or to be read with care
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 def _tiers(score: np.ndarray) -> np.ndarray:
@@ -80,9 +81,9 @@ def _tiers(score: np.ndarray) -> np.ndarray:
 
 def _window(probabilities: list[np.ndarray]) -> np.ndarray:
     """The first window in which a purchase is more likely than not."""
-    out = np.full(len(probabilities[0]), NOT_EXPECTED[0], dtype=object)
-    for (_, label, _), p in reversed(list(zip(WINDOWS, probabilities, strict=True))):
-        out = np.where(p >= 0.5, label, out)
+    out = np.full(len(probabilities[0]), NOT_EXPECTED, dtype=object)
+    for (_, code), p in reversed(list(zip(WINDOWS, probabilities, strict=True))):
+        out = np.where(p >= 0.5, code, out)
     return out
 
 
@@ -90,23 +91,21 @@ def risk_band(p: np.ndarray) -> np.ndarray:
     out = np.full(len(p), None, dtype=object)
     for edge, label in reversed(RISK_BANDS):
         out = np.where(p >= edge, label, out)
-    return np.where(np.isnan(p), None, out)
+    return cast(np.ndarray, np.where(np.isnan(p), None, out))  # type: ignore[call-overload]
 
 
-def build_value(ws: Workspace, as_of: date, *, engine: str | None = None) -> ValueResult:
+def build_value(ws: Workspace, as_of: date, *, engine: str | Engine | None = None) -> ValueResult:
     """Fit, score and save; writes the table ``value`` (one row per buyer)."""
     cfg = ws.config.value
     step = UNIT_DAYS[cfg.time_unit]
     summary = rfm_summary(ws, as_of, unit=cfg.time_unit, engine=engine).to_pyarrow()
     result = ValueResult(customers=summary.num_rows)
     if summary.num_rows < 10:
-        result.notes.append(
-            f"only {summary.num_rows} customers bought before {as_of}; value models need more"
-        )
+        result.notes.append(Note.of("few_buyers", customers=summary.num_rows, as_of=str(as_of)))
         ws.replace_table("value", _empty())
         return result
     x, tx, t = (summary.column(c).to_numpy() for c in ("frequency", "recency", "T"))
-    model = MODELS[cfg.model](penalizer=cfg.penalizer).fit(x, tx, t)
+    model = PURCHASE_MODELS[cfg.model](penalizer=cfg.penalizer).fit(x, tx, t)
     result.purchase_model = model
     result.notes += model.warnings_
     columns: dict[str, Any] = {"user_id": summary.column("user_id")}
@@ -128,24 +127,19 @@ def build_value(ws: Workspace, as_of: date, *, engine: str | None = None) -> Val
     columns["p_purchase_90d"] = chances[1]
     columns["next_purchase_window"] = _window(chances)
     money = summary.column("monetary_value").to_numpy(zero_copy_only=False).astype(float)
-    if np.isfinite(money).sum() >= 2:
-        try:
-            spend_model = GammaGammaModel(penalizer=cfg.penalizer).fit(x, np.nan_to_num(money))
-        except ConfigError as exc:
-            result.notes.append(f"spend is not modelled: {exc}")
-            spend_model = None
+    spend_model = None
+    if np.isfinite(money).sum() < 2:
+        result.notes.append(Note.of("no_amounts"))
+    elif not GammaGammaModel.fittable(x, np.nan_to_num(money)):
+        result.notes.append(Note.of("no_spend_model"))
     else:
-        spend_model = None
-        result.notes.append("the purchases carry no amounts, so CLV is unknown")
+        spend_model = GammaGammaModel(penalizer=cfg.penalizer).fit(x, np.nan_to_num(money))
     if spend_model is not None:
         result.spend_model = spend_model
         result.notes += spend_model.warnings_
         rho = frequency_spend_correlation(x, np.nan_to_num(money))
         if abs(rho) > 0.3:
-            result.notes.append(
-                f"spend per purchase correlates with frequency ({rho:+.2f}); Gamma-Gamma "
-                "assumes it does not, so read CLV as a ranking more than an amount"
-            )
+            result.notes.append(Note.of("spend_correlated", correlation=float(rho)))
         spend = spend_model.conditional_expected_average_profit(x, np.nan_to_num(money))
         columns["expected_spend"] = spend
         columns["clv"] = customer_lifetime_value(
@@ -162,29 +156,28 @@ def build_value(ws: Workspace, as_of: date, *, engine: str | None = None) -> Val
         {k: pa.array(v, from_pandas=True) if isinstance(v, np.ndarray) else v
          for k, v in columns.items()}
     )  # fmt: skip
-    ws.replace_table("value", table)
+    ws.replace_table("value", table.select(OUTPUTS["value"].names))
     save_models(ws, result, as_of, summary)
     return result
 
 
 def _churn(
     ws: Workspace, as_of: date, summary: pa.Table, columns: dict[str, Any], result: ValueResult,
-    engine: str | None,
+    engine: str | Engine | None,
 ) -> None:  # fmt: skip
     """Churn probability and reasons; without a trainable model, 1 - P(buy in the window)."""
     cfg = ws.config.value
     horizon = cfg.churn_horizon_days
     n = summary.num_rows
-    try:
-        train = training_snapshots(
-            ws, as_of - timedelta(days=horizon), horizon, model=cfg.model, unit=cfg.time_unit,
-            engine=engine,
-        )  # fmt: skip
-        churn = ChurnModel(horizon_days=horizon, seed=ws.config.segments.seed).fit(
-            train, train.column("churned").to_numpy(zero_copy_only=False)
-        )
-    except ConfigError as exc:
-        result.notes.append(f"no churn model ({exc}); churn risk is 1 - P(purchase) instead")
+    train = training_snapshots(
+        ws, as_of - timedelta(days=horizon), horizon, model=cfg.model, unit=cfg.time_unit,
+        engine=engine,
+    )  # fmt: skip
+    churned = train.column("churned").to_numpy(zero_copy_only=False)
+    if not ChurnModel.fittable(churned):
+        note = Note.of("no_churn_model", minimum=MIN_CHURN_CUSTOMERS, customers=len(churned),
+                       churned=int(churned.sum()))  # fmt: skip
+        result.notes.append(note)
         step = UNIT_DAYS[cfg.time_unit]
         x, tx, t = (summary.column(c).to_numpy() for c in ("frequency", "recency", "T"))
         model = result.purchase_model
@@ -198,6 +191,7 @@ def _churn(
         for k in (1, 2, 3):
             columns[f"churn_reason_{k}"] = np.full(n, None, dtype=object)
         return
+    churn = ChurnModel(horizon_days=horizon, seed=ws.config.segments.seed).fit(train, churned)
     result.churn_model = churn
     features = ws.table("features").to_pyarrow()
     # the purchase model this stage fitted on the same summary gives the churn model's scores
@@ -216,19 +210,8 @@ def _churn(
         columns[f"churn_reason_{k}"] = names
 
 
-_SCHEMA = pa.schema(
-    [("user_id", pa.string()), ("p_alive", pa.float64()),
-     ("expected_purchases_30d", pa.float64()), ("expected_purchases_90d", pa.float64()),
-     ("expected_purchases_365d", pa.float64()), ("p_purchase_90d", pa.float64()),
-     ("next_purchase_window", pa.string()), ("expected_spend", pa.float64()),
-     ("clv", pa.float64()), ("value_tier", pa.string()), ("churn_probability", pa.float64()),
-     ("churn_risk", pa.string()), ("churn_model", pa.string()), ("churn_reason_1", pa.string()),
-     ("churn_reason_2", pa.string()), ("churn_reason_3", pa.string())]
-)  # fmt: skip
-
-
 def _empty() -> pa.Table:
-    return _SCHEMA.empty_table()
+    return OUTPUTS["value"].arrow_schema().empty_table()
 
 
 def _folder(ws: Workspace) -> Path:
@@ -261,7 +244,8 @@ def save_models(ws: Workspace, result: ValueResult, as_of: date, summary: pa.Tab
         result.churn_model.save(folder, **meta)
     else:
         (folder / "churn.json").unlink(missing_ok=True)
-    (folder / "notes.json").write_text(json.dumps(result.notes, indent=2), encoding="utf-8")
+    notes = [n.model_dump(mode="json") for n in result.notes]
+    (folder / "notes.json").write_text(json.dumps(notes, indent=2), encoding="utf-8")
 
 
 @dataclass
@@ -273,18 +257,23 @@ class SavedModels:
     churn: ChurnModel | None
     #: what each was fitted on: as_of, data range, customers, version
     meta: dict[str, dict[str, Any]]
-    notes: list[str]
+    notes: list[Note]
+
+
+def has_models(ws: Workspace) -> bool:
+    """Whether a build has saved value models in this workspace."""
+    return (_folder(ws) / "purchase.json").exists()
 
 
 def load_models(ws: Workspace) -> SavedModels:
-    """Load the models the last ``portrait build`` saved."""
+    """Load the models the last ``portrait build`` saved (:func:`has_models` says if any)."""
     folder = _folder(ws)
     path = folder / "purchase.json"
     if not path.exists():
-        raise ConfigError(f"No value models are saved yet; run `portrait build -w {ws.path}`.")
+        raise NotBuiltError(f"No value models are saved yet; run `portrait build -w {ws.path}`.")
     meta: dict[str, dict[str, Any]] = {}
     data = json.loads(path.read_text(encoding="utf-8"))
-    purchase = MODELS[data["kind"]].from_dict(data)
+    purchase = PURCHASE_MODELS[data["kind"]].from_dict(data)
     meta["purchase"] = data
     spend = None
     if (folder / "spend.json").exists():
@@ -295,40 +284,24 @@ def load_models(ws: Workspace) -> SavedModels:
         churn = ChurnModel.load(folder)
         meta["churn"] = json.loads((folder / "churn.json").read_text(encoding="utf-8"))
     notes = json.loads((folder / "notes.json").read_text(encoding="utf-8"))
-    return SavedModels(purchase, spend, churn, meta, notes)
+    return SavedModels(purchase, spend, churn, meta,
+                       [Note.model_validate(n) for n in notes if isinstance(n, dict)])  # fmt: skip
 
 
-def value_summary(ws: Workspace) -> dict[str, Any]:
-    """What the value table says about the shop: CLV by tier, and the value at risk.
+def run_stage(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
+    """The value stage of the build: :func:`build_value` with the build's engine."""
+    result = build_value(ws, as_of, engine=params.engine)
+    chosen = {}
+    if result.purchase_model is not None:
+        chosen["purchase_model"] = result.purchase_model.kind
+    return StageResult(rows=result.customers, notes=result.notes, chosen=chosen)
 
-    Keys: ``customers``, ``clv`` (total predicted value, None without amounts), ``tiers``
-    (per value tier: customers and share of CLV), ``at_risk`` (customers at high churn risk
-    and their share of CLV), ``expected_purchases_90d`` (total).
-    """
-    import ibis
 
-    v = ws.table("value")
-    risky = v.churn_risk == "high"
-    total = v.aggregate(
-        customers=v.count(), clv=v.clv.sum(), purchases=v.expected_purchases_90d.sum(),
-        risky=v.count(where=risky), risky_clv=v.clv.sum(where=risky),
-    ).to_pyarrow().to_pylist()[0]  # fmt: skip
-    tiers = (
-        v.group_by("value_tier")
-        .aggregate(customers=v.count(), clv=v.clv.sum())
-        .order_by(ibis.desc("clv"))
-        .to_pyarrow()
-        .to_pylist()
-    )
-    clv = total["clv"]
-    share = (lambda x: (x or 0.0) / clv) if clv else (lambda x: None)
-    return {
-        "customers": total["customers"],
-        "clv": clv,
-        "expected_purchases_90d": total["purchases"],
-        "tiers": [
-            {"tier": t["value_tier"], "customers": t["customers"], "clv_share": share(t["clv"])}
-            for t in tiers
-        ],  # fmt: skip
-        "at_risk": {"customers": total["risky"], "clv_share": share(total["risky_clv"])},
-    }
+STAGE = Stage(
+    name="value",
+    label=Label(en="value and churn", zh="价值与流失"),
+    reads=("orders", "order_items", "events", "features"),
+    writes=("value",),
+    config=("value", "segments.seed"),
+    run=run_stage,
+)

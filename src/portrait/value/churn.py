@@ -17,25 +17,25 @@ per-customer contributions (TreeSHAP, Lundberg et al. 2020, *Nature Machine Inte
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from portrait.errors import ConfigError
+from portrait.errors import DataError, NotFittedError
+from portrait.facts import Fact
 from portrait.features import FEATURES
-from portrait.value._base import NotFittedError
+from portrait.labels import LABELS, Label
 
 if TYPE_CHECKING:
     from portrait.workspace import Workspace
 
 #: features never given to the model: identifiers and text
 _EXCLUDED = {f.name for f in FEATURES.values() if not f.numeric}
-_MIN_CUSTOMERS = 50
+MIN_CHURN_CUSTOMERS = 50
 #: customers per training snapshot above which a fixed sample is taken
 MAX_TRAIN_CUSTOMERS = 200_000
 #: monthly snapshots stacked for training
@@ -75,6 +75,12 @@ class ChurnModel:
         self.horizon_days = horizon_days
         self.seed = seed
 
+    @staticmethod
+    def fittable(churned: np.ndarray) -> bool:
+        """Whether there are enough buyers, some who came back and some who did not."""
+        y = np.asarray(churned)
+        return len(y) >= MIN_CHURN_CUSTOMERS and y.min() != y.max()
+
     def fit(self, features: pa.Table, churned: np.ndarray) -> ChurnModel:
         """Fit on one row of features per customer and whether each churned.
 
@@ -86,9 +92,9 @@ class ChurnModel:
         from sklearn.metrics import precision_recall_curve
 
         y = np.asarray(churned, dtype=np.int64)
-        if len(y) < _MIN_CUSTOMERS or y.min() == y.max():
-            raise ConfigError(
-                f"A churn model needs at least {_MIN_CUSTOMERS} buyers, some who came back "
+        if not self.fittable(y):
+            raise DataError(
+                f"A churn model needs at least {MIN_CHURN_CUSTOMERS} buyers, some who came back "
                 f"and some who did not; there are {len(y)} ({int(y.sum())} churned)."
             )
         names = numeric_features(features)
@@ -141,12 +147,12 @@ class ChurnModel:
     def predict_proba(self, features: pa.Table) -> np.ndarray:
         """Probability that each customer buys nothing in the next ``horizon_days`` days."""
         self._check()
-        return self.booster_.predict(self._align(features))
+        return cast(np.ndarray, self.booster_.predict(self._align(features)))
 
     def _align(self, features: pa.Table) -> np.ndarray:
         absent = [n for n in self.features_ if n not in features.column_names]
         if absent:
-            raise ConfigError(
+            raise DataError(
                 f"The features lack {', '.join(absent[:3])}, which the churn model was trained "
                 "on; rebuild (portrait build) so the model is refitted."
             )
@@ -158,14 +164,16 @@ class ChurnModel:
         Returns ``top`` arrays of feature names (None where fewer features raise it).
         """
         self._check()
-        contrib = self.booster_.predict(self._align(features), pred_contrib=True)[:, :-1]
+        contrib = cast(
+            np.ndarray, self.booster_.predict(self._align(features), pred_contrib=True)
+        )[:, :-1]  # fmt: skip
         order = np.argsort(-contrib, axis=1)[:, :top]
         names = np.array(self.features_, dtype=object)
         out = []
         for k in range(min(top, contrib.shape[1])):
             idx = order[:, k]
             strength = contrib[np.arange(len(idx)), idx]
-            out.append(np.where(strength > 0, names[idx], None))
+            out.append(np.where(strength > 0, names[idx], None))  # type: ignore[call-overload]
         return out
 
     # -- persistence ---------------------------------------------------------------------
@@ -200,18 +208,8 @@ class ChurnModel:
         return model
 
 
-#: model-based scores added to the features, with what they mean (English, Chinese)
-PURCHASE_SCORES: dict[str, tuple[str, str]] = {
-    "expected_purchases": (
-        "Purchases the BG/NBD model expects in the churn window",
-        "BG/NBD模型预计的窗口期内购买次数",
-    ),
-    "p_alive": ("Probability of still being a customer (BG/NBD)", "仍为活跃客户的概率（BG/NBD）"),
-    "p_purchase": (
-        "Probability of a purchase in the churn window (BG/NBD)",
-        "BG/NBD模型预计窗口期内购买的概率",
-    ),
-}
+#: model-based scores added to the features (their words: the ``purchase_score`` labels)
+PURCHASE_SCORES: tuple[str, ...] = tuple(LABELS["purchase_score"])
 
 
 def purchase_scores(
@@ -223,11 +221,11 @@ def purchase_scores(
     The repeat-purchase model is fitted on the purchases before ``as_of`` only, so the scores
     can sit beside the features of that date without leaking the label.
     """
-    from portrait.value.evaluate import MODELS
+    from portrait.value.models import PURCHASE_MODELS
     from portrait.value.summary import UNIT_DAYS, rfm_summary
 
     summary = rfm_summary(ws, as_of, unit=unit, engine=engine).to_pyarrow()  # type: ignore[arg-type]
-    fitted = MODELS[model]().fit(*(summary.column(c).to_numpy() for c in SUMMARY))
+    fitted = PURCHASE_MODELS[model]().fit(*(summary.column(c).to_numpy() for c in SUMMARY))
     return scores_of(fitted, summary, horizon_days / UNIT_DAYS[unit])
 
 
@@ -274,6 +272,8 @@ def labelled(
 
     expr = training_set(ws, as_of, horizon_days=horizon_days, engine=engine)
     buyers = int(expr.count().execute())
+    if buyers == 0:
+        return pa.table({"user_id": pa.array([], pa.string()), "churned": pa.array([], pa.bool_())})
     if buyers > MAX_TRAIN_CUSTOMERS:
         every = -(-buyers // MAX_TRAIN_CUSTOMERS)
         expr = expr.filter(expr.user_id.hash() % every == 0)
@@ -296,24 +296,34 @@ def training_snapshots(
     tables = []
     for k in range(snapshots):
         day = last - timedelta(days=SNAPSHOT_STEP_DAYS * k)
-        try:
-            t = labelled(ws, day, horizon_days, model=model, unit=unit, engine=engine)
-        except ConfigError:
-            break  # no buyers yet that early
+        t = labelled(ws, day, horizon_days, model=model, unit=unit, engine=engine)
         if t.num_rows == 0:
-            break
+            break  # no buyers yet that early
         tables.append(t.append_column("snapshot", pa.array([day] * t.num_rows, pa.date32())))
     if not tables:
-        raise ConfigError(
-            f"No customer bought before {last}; a churn model needs a history of "
-            f"{horizon_days} days and more."
-        )
+        return pa.table({"user_id": pa.array([], pa.string()), "churned": pa.array([], pa.bool_())})
     names = tables[0].column_names
     return pa.concat_tables([t.select(names) for t in tables])
 
 
-@dataclass
-class ChurnEvaluation:
+class CalibrationBin(Fact):
+    """Customers in one decile of predicted churn probability."""
+
+    decile: int
+    customers: int
+    predicted: float
+    observed: float
+
+
+class Driver(Fact):
+    """An input of the churn model and its mean absolute contribution to the score."""
+
+    feature: str
+    label: Label
+    weight: float
+
+
+class ChurnEvaluation(Fact):
     """Churn model validated on a later date, with its baselines."""
 
     train_as_of: date
@@ -324,16 +334,19 @@ class ChurnEvaluation:
     test_churn_rate: float
     threshold: float
     #: method -> {"roc_auc", "pr_auc"}; the model also has precision, recall, brier
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float]] = {}
     #: reliability: per decile of predicted probability, mean predicted and observed
-    calibration: list[dict[str, float]] = field(default_factory=list)
-    #: features by total |contribution| on the test customers
-    importance: list[tuple[str, float]] = field(default_factory=list)
+    calibration: list[CalibrationBin] = []
+    #: inputs by mean |contribution| on the test customers, strongest first
+    importance: list[Driver] = []
 
     @property
     def beats_baselines(self) -> bool:
         model = self.metrics["model"]["roc_auc"]
         return all(model > m["roc_auc"] for k, m in self.metrics.items() if k != "model")
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        return [{"method": k, **v} for k, v in self.metrics.items()]
 
 
 def evaluate_churn(
@@ -352,7 +365,7 @@ def evaluate_churn(
     """
     from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-    from portrait.features import default_as_of
+    from portrait.asof import default_as_of
 
     end = default_as_of(ws)
     test_day = (
@@ -360,7 +373,7 @@ def evaluate_churn(
         else date.fromisoformat(str(test_as_of))
     )  # fmt: skip
     if test_day + timedelta(days=horizon_days) > end:
-        raise ConfigError(
+        raise DataError(
             f"The label window of {test_day} runs past the data's end ({end}); choose a date "
             f"at least {horizon_days} days earlier."
         )
@@ -373,8 +386,8 @@ def evaluate_churn(
         train, train.column("churned").to_numpy(zero_copy_only=False)
     )
     y = test.column("churned").to_numpy(zero_copy_only=False).astype(int)
-    if y.min() == y.max():
-        raise ConfigError(f"Every test customer as of {test_day} is in one class; pick a date.")
+    if len(y) == 0 or y.min() == y.max():
+        raise DataError(f"Every test customer as of {test_day} is in one class; pick a date.")
     p = model.predict_proba(test)
     pred = p >= model.threshold_
     metrics = {
@@ -404,15 +417,26 @@ def evaluate_churn(
     for b in range(10):
         inside = bins == b
         if inside.any():
-            calibration.append({"decile": b + 1, "customers": int(inside.sum()),
-                                "predicted": float(p[inside].mean()),
-                                "observed": float(y[inside].mean())})  # fmt: skip
-    contrib = model.booster_.predict(model._align(test), pred_contrib=True)[:, :-1]
+            calibration.append(CalibrationBin(decile=b + 1, customers=int(inside.sum()),
+                                              predicted=float(p[inside].mean()),
+                                              observed=float(y[inside].mean())))  # fmt: skip
+    contrib = cast(
+        np.ndarray, model.booster_.predict(model._align(test), pred_contrib=True)
+    )[:, :-1]  # fmt: skip
     weight = np.abs(contrib).mean(axis=0)
     importance = sorted(zip(model.features_, weight.tolist(), strict=True), key=lambda t: -t[1])
     return ChurnEvaluation(
         train_as_of=train_day, test_as_of=test_day, horizon_days=horizon_days,
         train_customers=model.customers_, test_customers=len(y),
         test_churn_rate=float(y.mean()), threshold=model.threshold_, metrics=metrics,
-        calibration=calibration, importance=importance[:10],
+        calibration=calibration,
+        importance=[Driver(feature=n, label=input_label(n), weight=w) for n, w in importance[:10]],
     )  # fmt: skip
+
+
+def input_label(name: str) -> Label:
+    """What an input of the churn model means: a feature, or a purchase-model score."""
+    if name in PURCHASE_SCORES:
+        return LABELS["purchase_score"][name]
+    feature = FEATURES.get(name)
+    return feature.label if feature else Label(en=name, zh=name)

@@ -16,17 +16,17 @@ misses seasonal peaks. Two baselines are scored on the same customers:
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from portrait.errors import ConfigError
-from portrait.features._context import AsOf
+from portrait.asof import AsOf
+from portrait.engine import Engine
+from portrait.errors import DataError
+from portrait.facts import Fact, Note
 from portrait.value._base import distinct_rows
-from portrait.value.bgnbd import BetaGeoModel
-from portrait.value.mbgnbd import ModifiedBetaGeoModel
+from portrait.value.models import PURCHASE_MODELS
 from portrait.value.summary import UNIT_DAYS, TimeUnit, purchase_periods, rfm_summary
 
 if TYPE_CHECKING:
@@ -35,14 +35,37 @@ if TYPE_CHECKING:
     from portrait.workspace import Workspace
 
 ModelName = Literal["bgnbd", "mbgnbd"]
-MODELS = {"bgnbd": BetaGeoModel, "mbgnbd": ModifiedBetaGeoModel}
 METHODS = ("model", "same_rate", "rfm_regression")
 #: calibration frequency groups of the table: 0..6 and 7+
 _TOP_GROUP = 7
 
 
-@dataclass
-class HoldoutEvaluation:
+class HoldoutGroup(Fact):
+    """Customers with the same number of repeat purchases in calibration."""
+
+    #: calibration repeat purchases: "0" .. "6", "7+"
+    group: str
+    customers: int
+    actual: float
+    #: method -> mean predicted holdout repeat purchases
+    predicted: dict[str, float]
+
+
+class HoldoutMonth(Fact):
+    """Repeat purchases in one calendar month of the holdout."""
+
+    month: str
+    days: int
+    actual: int
+    predicted: float
+
+    @property
+    def gap(self) -> float | None:
+        """Actual against predicted, as a share (+0.6 = 60% more than predicted)."""
+        return self.actual / self.predicted - 1 if self.predicted else None
+
+
+class HoldoutEvaluation(Fact):
     """Predicted against actual repeat purchases in a holdout period."""
 
     calibration_end: date
@@ -56,15 +79,18 @@ class HoldoutEvaluation:
     predicted_total: dict[str, float]
     #: method -> mean absolute error per customer
     mae: dict[str, float]
-    #: per calibration-frequency group: customers, actual and each method's mean
-    groups: list[dict[str, Any]] = field(default_factory=list)
-    #: per calendar month of the holdout: actual and predicted repeat purchases
-    months: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    groups: list[HoldoutGroup] = []
+    months: list[HoldoutMonth] = []
+    notes: list[Note] = []
 
     @property
     def best_method(self) -> str:
         return min(self.mae, key=lambda k: self.mae[k])
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        return [{"method": m, "predicted_total": self.predicted_total[m],
+                 "actual_total": self.actual_total, "mae": self.mae[m]}
+                for m in self.predicted_total]  # fmt: skip
 
 
 def _rfm_scores(s: pd.DataFrame, as_of: date) -> np.ndarray:
@@ -75,7 +101,7 @@ def _rfm_scores(s: pd.DataFrame, as_of: date) -> np.ndarray:
 
     recency = day_number(as_of) - s["last_purchase"].to_numpy()
 
-    def quintile(v: np.ndarray) -> np.ndarray:
+    def quintile(v: np.ndarray | pd.Series[Any]) -> np.ndarray:
         pct = pd.Series(v).rank(pct=True, method="max").to_numpy()
         return np.clip(np.ceil(pct * 5), 1, 5)
 
@@ -87,23 +113,19 @@ def _rfm_scores(s: pd.DataFrame, as_of: date) -> np.ndarray:
 def _rfm_regression(
     ws: Workspace, cal_as_of: date, horizon: int, unit: TimeUnit, test: pd.DataFrame,
     engine: str | None,
-) -> tuple[np.ndarray | None, str]:  # fmt: skip
+) -> tuple[np.ndarray | None, Note]:  # fmt: skip
     from sklearn.linear_model import LinearRegression
 
     train_as_of = cal_as_of - timedelta(days=horizon)
     train = rfm_summary(ws, train_as_of, unit=unit, holdout_end=cal_as_of, engine=engine)
     train = train.to_pandas()
     if len(train) < 10:
-        return None, (
-            f"the RFM regression needs buyers before {train_as_of}; there are {len(train)}, "
-            "so it is left out"
-        )
+        return None, Note.of("rfm_regression_left_out", as_of=str(train_as_of),
+                             customers=len(train))  # fmt: skip
     reg = LinearRegression().fit(_rfm_scores(train, train_as_of), train["holdout_purchases"])
     pred = np.maximum(reg.predict(_rfm_scores(test, cal_as_of)), 0.0)
-    note = (
-        f"RFM regression trained on purchases from {train_as_of} to {cal_as_of - timedelta(1)} "
-        f"of {len(train):,} customers, from their RFM scores at the start"
-    )
+    note = Note.of("rfm_regression_trained", start=str(train_as_of),
+                   end=str(cal_as_of - timedelta(1)), customers=len(train))  # fmt: skip
     return pred, note
 
 
@@ -132,7 +154,7 @@ def evaluate_holdout(
 
     ``holdout_end`` (inclusive) defaults to the last day with data.
     """
-    from portrait.features import default_as_of
+    from portrait.asof import default_as_of
 
     cal_end = date.fromisoformat(str(calibration_end))
     as_of = cal_end + timedelta(days=1)
@@ -142,18 +164,18 @@ def evaluate_holdout(
     )  # fmt: skip
     horizon = (end_excl - as_of).days
     if horizon < 1:
-        raise ConfigError(
+        raise DataError(
             f"The holdout after {cal_end} is empty; choose an earlier --calibration-end."
         )
     frame = rfm_summary(ws, as_of, unit=unit, holdout_end=end_excl, engine=engine).to_pandas()
     if len(frame) < 10:
-        raise ConfigError(
+        raise DataError(
             f"Only {len(frame)} customers bought before {as_of}; choose a later --calibration-end."
         )
     step = UNIT_DAYS[unit]
     x, tx, big_t = (frame[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     actual = frame["holdout_purchases"].to_numpy(float)
-    fitted = MODELS[model](penalizer=penalizer).fit(x, tx, big_t)
+    fitted = PURCHASE_MODELS[model](penalizer=penalizer).fit(x, tx, big_t)
     t = horizon / step
     preds = {
         "model": fitted.conditional_expected_purchases(t, x, tx, big_t),
@@ -169,13 +191,11 @@ def evaluate_holdout(
         members = grp == g
         if not members.any():
             continue
-        row: dict[str, Any] = {
-            "group": f"{g}+" if g == _TOP_GROUP else str(g),
-            "customers": int(members.sum()),
-            "actual": float(actual[members].mean()),
-        }
-        row |= {k: float(v[members].mean()) for k, v in preds.items()}
-        groups.append(row)
+        groups.append(HoldoutGroup(
+            group=f"{g}+" if g == _TOP_GROUP else str(g), customers=int(members.sum()),
+            actual=float(actual[members].mean()),
+            predicted={k: float(v[members].mean()) for k, v in preds.items()},
+        ))  # fmt: skip
     months = _tracking(ws, fitted, frame, as_of, end_excl, unit, engine)
     evaluation = HoldoutEvaluation(
         calibration_end=cal_end,
@@ -188,7 +208,7 @@ def evaluate_holdout(
         predicted_total={k: float(v.sum()) for k, v in preds.items()},
         mae={k: float(np.abs(v - actual).mean()) for k, v in preds.items()},
         groups=groups,
-        months=months,
+        months=[HoldoutMonth(**m) for m in months],
         notes=notes + list(fitted.warnings_),
     )
     evaluation.notes.append(_seasonality_note(months))
@@ -206,7 +226,7 @@ def _tracking(
     # the cumulative expectation at each month's end, summed over distinct customers
     (ux, utx, ut), weights = distinct_rows(x, tx, big_t)
     step = UNIT_DAYS[unit]
-    ctx = AsOf(end, ws.config.shop.timezone, backend=ws.engine(engine).name)
+    ctx = AsOf(end, ws.config.shop.timezone, engine=Engine.of(ws.engine(engine)))
     periods = purchase_periods(ws, ctx, unit, engine)
     # the calibration customers are those whose first purchase came before the as-of date
     periods = periods.mutate(first_day=periods.day.min().over(group_by="user_id"))
@@ -227,14 +247,15 @@ def _tracking(
     return rows
 
 
-def _seasonality_note(months: list[dict[str, Any]]) -> str:
+def _seasonality_note(months: list[dict[str, Any]]) -> Note:
     full = [m for m in months if m["days"] >= 28 and m["predicted"] > 0]
     if not full:
-        return "the holdout has no whole month to compare"
+        return Note.of("no_whole_month")
     peak = max(full, key=lambda m: m["actual"] / max(m["predicted"], 1e-9))
-    gap = peak["actual"] / peak["predicted"] - 1
-    return (
-        f"the model assumes a steady buying rate: in {peak['month']}, the month it misses most, "
-        f"customers made {peak['actual']:,} repeat purchases against {peak['predicted']:,.0f} "
-        f"predicted ({gap:+.0%}); seasonal peaks such as Christmas are beyond a stationary model"
+    return Note.of(
+        "seasonal_miss",
+        month=peak["month"],
+        actual=peak["actual"],
+        predicted=peak["predicted"],
+        gap=peak["actual"] / peak["predicted"] - 1,
     )

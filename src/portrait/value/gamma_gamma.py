@@ -11,19 +11,20 @@ positive mean amount, and assumes spend per purchase does not depend on how ofte
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 from scipy.special import gammaln
 
-from portrait.errors import ConfigError
+from portrait.errors import DataError
+from portrait.facts import Note
 from portrait.value._base import FittedModel, as_array, distinct_rows, maximise
 
 
 def _inputs(frequency: Any, monetary: Any) -> tuple[np.ndarray, np.ndarray]:
     x, m = as_array(frequency, "frequency"), as_array(monetary, "monetary_value")
     if len(x) != len(m):
-        raise ConfigError("frequency and monetary_value must have one value per customer each.")
+        raise DataError("frequency and monetary_value must have one value per customer each.")
     return x, m
 
 
@@ -45,7 +46,7 @@ class GammaGammaModel(FittedModel):
     @staticmethod
     def _loglik(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         p, q, v = params
-        return (
+        return (  # type: ignore[no-any-return]
             gammaln(p * x + q)
             - gammaln(p * x)
             - gammaln(q)
@@ -54,6 +55,12 @@ class GammaGammaModel(FittedModel):
             + p * x * np.log(x)
             - (p * x + q) * np.log(x * m + v)
         )
+
+    @staticmethod
+    def fittable(frequency: Any, monetary_value: Any) -> bool:
+        """Whether two or more customers have a repeat purchase with a positive amount."""
+        x, m = _inputs(frequency, monetary_value)
+        return int(((x > 0) & (m > 0)).sum()) >= 2
 
     def fit(self, frequency: Any, monetary_value: Any) -> GammaGammaModel:
         """Fit on customers' repeat purchases (x) and mean amount of those purchases (m).
@@ -64,7 +71,7 @@ class GammaGammaModel(FittedModel):
         x, m = _inputs(frequency, monetary_value)
         keep = (x > 0) & (m > 0)
         if keep.sum() < 2:
-            raise ConfigError(
+            raise DataError(
                 "Spend cannot be modelled: fewer than two customers have a repeat purchase "
                 "with a positive amount."
             )
@@ -80,12 +87,9 @@ class GammaGammaModel(FittedModel):
         self.log_likelihood_ = float(np.mean(self._loglik(params, x, m)))
         self.customers_ = int(len(x))
         self.converged_ = ok
-        self.warnings_ = [] if ok else ["the optimiser stopped before converging"]
+        self.warnings_ = [] if ok else [Note.of("not_converged", model=self.kind)]
         if params[1] <= 1:
-            self.warnings_.append(
-                "q <= 1: the spread of spend is too wide for a finite expected spend; "
-                "customers' own averages are used instead"
-            )
+            self.warnings_.append(Note.of("spend_spread", q=float(params[1])))
         return self
 
     def conditional_expected_average_profit(
@@ -103,7 +107,7 @@ class GammaGammaModel(FittedModel):
         x, m = np.where(known, x, 0.0), np.where(known, m, 0.0)
         if q <= 1:
             return np.where(known, m, np.nan)
-        return p * (v + x * m) / (p * x + q - 1)
+        return cast(np.ndarray, p * (v + x * m) / (p * x + q - 1))
 
     def population_mean(self) -> float:
         """Mean spend per purchase across customers, p * v / (q - 1) (infinite if q <= 1)."""

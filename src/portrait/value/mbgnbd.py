@@ -21,28 +21,32 @@ class ModifiedBetaGeoModel(PurchaseModel):
     kind = "mbgnbd"
 
     @staticmethod
-    def _loglik(params, x, tx, T):
+    def _loglik(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
         r, alpha, a, b = params
         a1, a3 = rate_terms(r, alpha, x, T)
         a2 = gammaln(a + b) + gammaln(b + x + 1) - gammaln(b) - gammaln(a + b + x + 1)
         a4 = np.log(a) - np.log(b + x) - (r + x) * np.log(alpha + tx)
-        return a1 + a2 + np.logaddexp(a3, a4)
+        return a1 + a2 + np.logaddexp(a3, a4)  # type: ignore[no-any-return]
 
     @staticmethod
-    def _dropout_log_odds(params, x, tx, T):
+    def _dropout_log_odds(
+        params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
         r, alpha, a, b = params
-        return np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+        return np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))  # type: ignore[no-any-return]
 
     @staticmethod
-    def _expected_if_alive(params, t, x, T):
+    def _expected_if_alive(
+        params: np.ndarray, t: float, x: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
         r, alpha, a, b = params
         a = _safe_a(a)
         z, stay = no_purchase_chance(r, alpha, t, x, T)
-        return (a + b + x) / (a - 1) * (1.0 - stay * hyp2f1(r + x, b + x + 1, a + b + x, z))
+        return (a + b + x) / (a - 1) * (1.0 - stay * hyp2f1(r + x, b + x + 1, a + b + x, z))  # type: ignore[no-any-return]
 
     @staticmethod
-    def _expected_new(params, t):
+    def _expected_new(params: np.ndarray, t: np.ndarray) -> np.ndarray:
         r, alpha, a, b = params
         a = _safe_a(a)
         stay = (alpha / (alpha + t)) ** r
-        return b / (a - 1) * (1.0 - stay * hyp2f1(r, b + 1, a + b, t / (alpha + t)))
+        return b / (a - 1) * (1.0 - stay * hyp2f1(r, b + 1, a + b, t / (alpha + t)))  # type: ignore[no-any-return]

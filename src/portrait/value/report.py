@@ -1,44 +1,60 @@
-"""The evaluation reports as titled tables of text, in English and Chinese.
-
-Plain rows (title, header, rows, notes) so the CLI, the HTML report and the API can each
-present them their own way.
-"""
+"""What ``portrait value`` and the demo read back: the saved models, how well they predict,
+and what the value table says about the shop, as facts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from portrait.value.churn import PURCHASE_SCORES, ChurnEvaluation
-from portrait.value.evaluate import HoldoutEvaluation
+import ibis
+
+from portrait.asof import default_as_of, parse_date
+from portrait.facts import Fact, Note
+from portrait.labels import Label, label
+from portrait.value.build import has_models, load_models
+from portrait.value.churn import ChurnEvaluation, evaluate_churn
+from portrait.value.evaluate import HoldoutEvaluation, ModelName, evaluate_holdout
 
 if TYPE_CHECKING:
     from portrait.workspace import Workspace
 
-METHOD_NAMES = {
-    "model": "model 模型",
-    "same_rate": "same rate as calibration 同速率基线",
-    "rfm_regression": "RFM-score regression RFM回归基线",
-    "recency": "recency alone 仅最近购买天数",
-    "p_alive": "1 - P(alive)",
-    "expected": "BG/NBD expected purchases 预计购买次数",
-    "p_purchase": "BG/NBD P(no purchase) 预计不购买概率",
-}
+
+class FittedModel(Fact):
+    """A saved model: what it is, its parameters, and what it was fitted on."""
+
+    kind: str
+    params: dict[str, float]
+    as_of: str
+    customers: int
+    data_from: str
+    data_to: str
+    portrait_version: str
+    #: for the spend model: the mean spend per purchase it implies
+    mean_spend: float | None = None
 
 
-@dataclass
-class ReportTable:
-    title: str
-    header: list[str]
-    rows: list[list[str]]
-    notes: list[str] = field(default_factory=list)
+class SavedModelsInfo(Fact):
+    purchase: FittedModel
+    spend: FittedModel | None
+    notes: list[Note]
+
+
+class ValueReport(Fact):
+    """The saved models and both evaluations, in the shop's currency."""
+
+    currency: str
+    saved: SavedModelsInfo | None
+    holdout: HoldoutEvaluation
+    churn: ChurnEvaluation
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        return [{"evaluation": "holdout", **r} for r in self.holdout.csv_rows()] + [
+            {"evaluation": "churn", **r} for r in self.churn.csv_rows()
+        ]
 
 
 def default_calibration_end(ws: Workspace) -> date:
     """60% of the way from the first purchase to the data's end: a long enough holdout."""
-    from portrait.features import default_as_of
-
     orders = ws.table("orders")
     first = orders.ts.min().execute()
     events = ws.table("events")
@@ -49,76 +65,98 @@ def default_calibration_end(ws: Workspace) -> date:
     return start + timedelta(days=int((end - start).days * 0.6))
 
 
-def _n(v: float) -> str:
-    return f"{v:,.2f}"
+def saved_models(ws: Workspace) -> SavedModelsInfo | None:
+    """The models the last build saved, described; ``None`` before the first build."""
+    if not has_models(ws):
+        return None
+    saved = load_models(ws)
+    p = saved.meta["purchase"]
+    keys = ("as_of", "customers", "data_from", "data_to", "portrait_version")
+    purchase = FittedModel(kind=p["kind"], params=p["params"], **{k: p[k] for k in keys})
+    spend = None
+    if saved.spend is not None:
+        s = saved.meta["spend"]
+        spend = FittedModel(kind=s["kind"], params=s["params"],
+                            mean_spend=saved.spend.population_mean(),
+                            **{k: s[k] for k in keys})  # fmt: skip
+    return SavedModelsInfo(purchase=purchase, spend=spend, notes=saved.notes)
 
 
-def holdout_tables(e: HoldoutEvaluation) -> list[ReportTable]:
-    methods = list(e.predicted_total)
-    params = ", ".join(f"{k}={v:.4g}" for k, v in e.model["params"].items())
-    head = ReportTable(
-        f"Repeat purchases: calibration to {e.calibration_end}, holdout to {e.holdout_end} "
-        f"({e.horizon_days} days), {e.customers:,} customers (复购预测：校准期与验证期)",
-        ["method 方法", "predicted total 预测总数", "actual total 实际总数",
-         "MAE per customer 每客户平均绝对误差"],
-        [[METHOD_NAMES[m], _n(e.predicted_total[m]), f"{e.actual_total:,}", f"{e.mae[m]:.3f}"]
-         for m in methods],
-        [f"{e.model['kind']} fitted by maximum likelihood: {params}",
-         f"best per-customer MAE: {METHOD_NAMES[e.best_method]}"],
+def value_report(
+    ws: Workspace,
+    *,
+    calibration_end: str | date | None = None,
+    holdout_end: str | date | None = None,
+    churn_date: str | date | None = None,
+) -> ValueReport:
+    """The saved models, the purchase model on a holdout, the churn model on a later date."""
+    cfg = ws.config.value
+    cal_end = (
+        default_calibration_end(ws) if calibration_end is None
+        else parse_date(calibration_end, option="--calibration-end")
     )  # fmt: skip
-    groups = ReportTable(
-        "Mean holdout repeat purchases by calibration repeat purchases (按校准期复购次数分组)",
-        ["calibration repeats 校准期复购", "customers 客户数", "actual 实际",
-         *[METHOD_NAMES[m] for m in methods]],
-        [[g["group"], f"{g['customers']:,}", _n(g["actual"]), *[_n(g[m]) for m in methods]]
-         for g in e.groups],
+    holdout = evaluate_holdout(
+        ws, cal_end, holdout_end, model=cast(ModelName, cfg.model),  # the config checks it
+        unit=cfg.time_unit, penalizer=cfg.penalizer,
     )  # fmt: skip
-    months = ReportTable(
-        "Repeat purchases by month of the holdout (验证期逐月复购)",
-        ["month 月份", "days 天数", "actual 实际", "predicted 预测", "gap 偏差"],
-        [[m["month"], str(m["days"]), f"{m['actual']:,}", _n(m["predicted"]),
-          f"{m['actual'] / m['predicted'] - 1:+.0%}" if m["predicted"] else ""]
-         for m in e.months],
-        e.notes,
+    churn = evaluate_churn(
+        ws, churn_date, horizon_days=cfg.churn_horizon_days, purchase_model=cfg.model,
+        unit=cfg.time_unit, seed=ws.config.segments.seed,
     )  # fmt: skip
-    return [head, groups, months]
+    return ValueReport(currency=ws.config.shop.currency, saved=saved_models(ws),
+                       holdout=holdout, churn=churn)  # fmt: skip
 
 
-def churn_tables(e: ChurnEvaluation) -> list[ReportTable]:
-    m = e.metrics["model"]
-    head = ReportTable(
-        f"Churn = no purchase in {e.horizon_days} days: trained as of {e.train_as_of} and "
-        f"earlier snapshots ({e.train_customers:,} rows), tested as of {e.test_as_of} on "
-        f"{e.test_customers:,} customers, {e.test_churn_rate:.1%} churned (流失预测)",
-        ["method 方法", "ROC AUC", "PR AUC"],
-        [[METHOD_NAMES[k], f"{v['roc_auc']:.3f}", f"{v['pr_auc']:.3f}"]
-         for k, v in e.metrics.items()],
-        [f"at the operating threshold {e.threshold:.2f} (best F1 on held-back training "
-         f"customers): precision {m['precision']:.1%}, recall {m['recall']:.1%}; "
-         f"Brier score {m['brier']:.3f}",
-         "the model beats every baseline on ROC AUC" if e.beats_baselines
-         else "the model does NOT beat every baseline on ROC AUC here"],
-    )  # fmt: skip
-    calibration = ReportTable(
-        "Calibration: predicted against observed churn by decile (校准：预测与实际流失率)",
-        ["decile 分位", "customers 客户数", "predicted 预测", "observed 实际"],
-        [[str(c["decile"]), f"{c['customers']:,}", f"{c['predicted']:.1%}",
-          f"{c['observed']:.1%}"] for c in e.calibration],
-    )  # fmt: skip
-    importance = ReportTable(
-        "What drives the churn score (mean |contribution|) (流失驱动因素)",
-        ["feature 特征", "meaning 含义", "weight 权重"],
-        [[name, feature_label(name), f"{w:.3f}"] for name, w in e.importance],
+class TierValue(Fact):
+    tier: str
+    label: Label
+    customers: int
+    #: share of the shop's predicted value (null without amounts)
+    clv_share: float | None
+
+
+class ValueSummary(Fact):
+    """What the value table says about the shop: CLV by tier, and the value at risk."""
+
+    customers: int
+    currency: str
+    clv_months: int
+    #: total predicted value of today's customers (null when purchases carry no amounts)
+    clv: float | None
+    expected_purchases_90d: float | None
+    tiers: list[TierValue]
+    at_risk_customers: int
+    at_risk_clv_share: float | None
+
+
+def value_summary(ws: Workspace) -> ValueSummary:
+    """Totals of the built ``value`` table: CLV, tiers, and what high churn risk holds."""
+    ws.require("value")
+    v = ws.table("value")
+    risky = v.churn_risk == "high"
+    total = v.aggregate(
+        customers=v.count(), clv=v.clv.sum(), purchases=v.expected_purchases_90d.sum(),
+        risky=v.count(where=risky), risky_clv=v.clv.sum(where=risky),
+    ).to_pyarrow().to_pylist()[0]  # fmt: skip
+    tiers = (
+        v.group_by("value_tier")
+        .aggregate(customers=v.count(), clv=v.clv.sum())
+        .order_by(ibis.desc("clv"))
+        .to_pyarrow()
+        .to_pylist()
     )
-    return [head, calibration, importance]
+    clv = total["clv"]
 
+    def share(x: float | None) -> float | None:
+        return (x or 0.0) / clv if clv else None
 
-def feature_label(name: str) -> str:
-    """A feature's meaning in English and Chinese, for reasons and reports."""
-    from portrait.features import FEATURES
-
-    if name in PURCHASE_SCORES:
-        en, zh = PURCHASE_SCORES[name]
-        return f"{en} / {zh}"
-    f = FEATURES.get(name)
-    return f"{f.en.rstrip('.')} / {f.zh}" if f else name
+    return ValueSummary(
+        customers=total["customers"], currency=ws.config.shop.currency,
+        clv_months=ws.config.value.clv_months, clv=clv,
+        expected_purchases_90d=total["purchases"],
+        tiers=[TierValue(tier=t["value_tier"],
+                         label=cast(Label, label("value_tier", t["value_tier"])),
+                         customers=t["customers"], clv_share=share(t["clv"]))
+               for t in tiers if t["value_tier"] is not None],
+        at_risk_customers=total["risky"], at_risk_clv_share=share(total["risky_clv"]),
+    )  # fmt: skip

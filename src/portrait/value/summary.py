@@ -24,9 +24,9 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from portrait import schema
-from portrait.features import _sources
-from portrait.features._context import AsOf
+from portrait import history, schema
+from portrait.asof import AsOf
+from portrait.engine import Engine
 
 if TYPE_CHECKING:
     from portrait.workspace import Workspace
@@ -39,8 +39,8 @@ def purchase_periods(ws: Workspace, ctx: AsOf, unit: TimeUnit, engine: str | Non
     """One row per customer and purchase period before ``ctx``'s cutoff: day, amount."""
     con = ws.engine(engine)
     tables = {name: con.table(name) for name in schema.TABLES}
-    counts = _sources.probe(tables)
-    o = _sources.orders(tables, ctx, counts)
+    counts = history.probe(tables)
+    o = history.orders(tables, ctx, counts)
     o = o.filter(o.completed).mutate(day=ctx.local_day(o.ts))
     o = o.mutate(period=o.day // UNIT_DAYS[unit])
     return o.group_by(["user_id", "period"]).aggregate(
@@ -63,9 +63,9 @@ def rfm_summary(
     ``last_purchase`` (local days), and with ``holdout_end`` also ``holdout_purchases`` and
     ``holdout_value`` (purchase periods and spend in [as_of, holdout_end)).
     """
-    from portrait.features import parse_as_of
+    from portrait.asof import parse_as_of
 
-    ctx = AsOf(parse_as_of(as_of, ws), ws.config.shop.timezone, backend=ws.engine(engine).name)
+    ctx = AsOf(parse_as_of(as_of, ws), ws.config.shop.timezone, engine=Engine.of(ws.engine(engine)))
     per = purchase_periods(ws, ctx, unit, engine)
     step = float(UNIT_DAYS[unit])
     first = per.group_by("user_id").aggregate(

@@ -1,4 +1,4 @@
-"""The as-of date of a computation and the time arithmetic every feature shares.
+"""Time: the as-of date of a computation and the local-day arithmetic every stage shares.
 
 ``as_of`` is a local calendar date of the shop: features see only data strictly before its
 local midnight. Windows are whole local days (``orders_30d`` starts at local midnight 30 days
@@ -11,23 +11,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from portrait.engine import Engine
+from portrait.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from portrait.workspace import Workspace
+
 _UTC_TS = dt.Timestamp(timezone="UTC")
 _DAY = 86_400
 
 
-@ibis.udf.scalar.builtin(name="timezone")
-def _duckdb_local(zone: str, ts: _UTC_TS) -> dt.timestamp:  # type: ignore[empty-body]
+@ibis.udf.scalar.builtin(name="timezone")  # type: ignore[untyped-decorator]
+def _duckdb_local(zone: str, ts: _UTC_TS) -> dt.timestamp:  # type: ignore[valid-type]
     """DuckDB: an instant as wall-clock time in ``zone``."""
 
 
-@ibis.udf.scalar.builtin(name="from_utc_timestamp")
-def _spark_local(ts: dt.timestamp, zone: str) -> dt.timestamp:  # type: ignore[empty-body]
+@ibis.udf.scalar.builtin(name="from_utc_timestamp")  # type: ignore[untyped-decorator]
+def _spark_local(ts: dt.timestamp, zone: str) -> dt.timestamp:
     """Spark: a UTC wall time as wall-clock time in ``zone``."""
 
 
@@ -43,7 +50,7 @@ class AsOf:
 
     date: date
     timezone: str
-    backend: str = "duckdb"
+    engine: Engine = Engine.DUCKDB
 
     @property
     def cutoff(self) -> datetime:
@@ -62,7 +69,7 @@ class AsOf:
         """A stored UTC timestamp as the shop's wall-clock time."""
         if self.timezone == "UTC":
             return ts
-        if self.backend == "pyspark":
+        if self.engine is Engine.SPARK:
             return _spark_local(ts, self.timezone)
         return _duckdb_local(self.timezone, ts.cast(_UTC_TS))
 
@@ -78,3 +85,39 @@ class AsOf:
     def days_before(self, ts: ir.TimestampValue) -> ir.IntegerValue:
         """Whole local days from the day of ``ts`` to the as-of date (1 = the day before)."""
         return ibis.literal(self.day_number, dt.int64) - self.local_day(ts)
+
+
+def default_as_of(ws: Workspace) -> date:
+    """The day after the last activity in the warehouse, in the shop's time zone.
+
+    Shops analyse historical exports; "today" would make every customer of a 2011 export
+    look long gone, so the default is the day the data ends.
+    """
+    last = None
+    for name in ("orders", "events", "reviews"):
+        t = ws.table(name)
+        value = t.ts.max().execute()
+        if value is not None and value == value and (last is None or value > last):
+            last = value
+    if last is None:
+        raise DataError(
+            "The workspace has no dated orders, events or reviews yet; ingest some first "
+            "(portrait ingest FILE), or give --as-of YYYY-MM-DD."
+        )
+    local: datetime = last.tz_localize("UTC").tz_convert(ZoneInfo(ws.config.shop.timezone))
+    return local.date() + timedelta(days=1)
+
+
+def parse_date(value: str | date, *, option: str = "--as-of") -> date:
+    """A ``YYYY-MM-DD`` date; a clear error naming ``option`` otherwise."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} is not a date; write it as YYYY-MM-DD.") from None
+
+
+def parse_as_of(value: str | date | None, ws: Workspace) -> date:
+    """The as-of date asked for, or the day the workspace's data ends."""
+    return default_as_of(ws) if value is None else parse_date(value)

@@ -1,4 +1,4 @@
-"""The per-customer inputs of every feature, cut at the as-of date.
+"""The leakage-safe view of the warehouse as of a date: every stage's inputs, cut there.
 
 A shop may have an orders table (Online Retail), only a behaviour log whose ``order`` events
 are its purchases (Taobao), or both. The sources below hide that difference: ``purchases``
@@ -14,27 +14,17 @@ inputs are missing is null with a reason instead of a made-up zero.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from portrait.features._context import AsOf
-from portrait.features._registry import Need
+from portrait.asof import AsOf
 
-#: why a feature is null when the shop's data lacks what it needs
-REASONS: dict[str, str] = {
-    "purchases": "the shop has no orders and no order events",
-    "amount": "the shop's purchases carry no amounts (no prices in the data)",
-    "discount": "the orders carry no discounts",
-    "quantity": "the purchases carry no quantities",
-    "category": "the items carry no categories",
-    "brand": "the items carry no brands",
-    "price": "the purchases carry no unit prices",
-    "events": "the shop has no behaviour events",
-    "reviews": "the shop has no reviews from known customers",
-    "rating": "the reviews carry no ratings",
-}
+#: the data a feature needs; a shop without it gets the feature as null, with the reason
+Need = Literal["purchases", "amount", "discount", "quantity", "category", "brand", "price",
+               "events", "reviews", "rating"]  # fmt: skip
 
 PURCHASE_EVENTS = ("order",)
 

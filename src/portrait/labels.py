@@ -1,0 +1,233 @@
+"""Every word an operator reads, in English and Chinese, looked up by code.
+
+Facts carry codes (``"Champions"``, ``"high"``, ``"within_30d"``); the CLI, the API, the
+dashboard and the LLM layer look the words up here, so that a segment is called the same
+thing everywhere and a translation is fixed in one place. Codes are grouped by vocabulary
+because the same code means different things in two of them (a ``high`` value tier is
+高价值, a ``high`` churn risk is 高风险).
+
+Features and tags carry their own labels beside their definitions (their registries); this
+catalogue holds the fixed vocabularies of segments, stages, tiers, reasons, methods and notes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Label(BaseModel):
+    """A display name in English and Chinese. Notes may hold ``{placeholders}``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    en: str
+    zh: str
+
+    def __str__(self) -> str:
+        return self.en if self.en == self.zh else f"{self.en} ({self.zh})"
+
+    def format(self, **values: Any) -> Label:
+        """The label with its ``{placeholders}`` filled, in both languages."""
+        return Label(en=self.en.format(**values), zh=self.zh.format(**values))
+
+
+def _vocabulary(**pairs: tuple[str, str]) -> dict[str, Label]:
+    return {code: Label(en=en, zh=zh) for code, (en, zh) in pairs.items()}
+
+
+#: vocabulary -> code -> label
+LABELS: dict[str, dict[str, Label]] = {
+    "rfm_segment": {
+        code: Label(en=code, zh=zh)
+        for code, zh in (
+            ("Champions", "重要价值客户"),
+            ("Loyal", "忠诚客户"),
+            ("Potential Loyalist", "潜力客户"),
+            ("New", "新客户"),
+            ("Promising", "有潜力的新客户"),
+            ("Need Attention", "需要关注客户"),
+            ("About to Sleep", "即将沉睡客户"),
+            ("Can't Lose", "重要挽留客户"),
+            ("At Risk", "流失风险客户"),
+            ("Lost", "已流失客户"),
+            ("Hibernating", "沉睡客户"),
+        )
+    },
+    "lifecycle_stage": _vocabulary(
+        prospect=("prospect", "潜在客户"),
+        new=("new", "新客户"),
+        active=("active", "活跃客户"),
+        won_back=("won back", "回流客户"),
+        silent=("silent", "沉默客户"),
+        churned=("churned", "流失客户"),
+    ),
+    "value_tier": _vocabulary(
+        high=("high value", "高价值"),
+        medium=("medium value", "中价值"),
+        low=("low value", "低价值"),
+    ),
+    "churn_risk": _vocabulary(
+        high=("high risk", "高风险"), medium=("medium risk", "中风险"), low=("low risk", "低风险")
+    ),
+    "next_purchase_window": _vocabulary(
+        within_30d=("within 30 days", "30天内"),
+        within_90d=("in 1-3 months", "1-3个月内"),
+        within_365d=("in 3-12 months", "3-12个月内"),
+        not_within_year=("not within a year", "一年内不太可能"),
+    ),
+    # the inputs of the churn model that are scores of the purchase model, not features
+    "purchase_score": _vocabulary(
+        expected_purchases=(
+            "Purchases the BG/NBD model expects in the churn window",
+            "BG/NBD模型预计的窗口期内购买次数",
+        ),
+        p_alive=("Probability of still being a customer (BG/NBD)", "仍为活跃客户的概率（BG/NBD）"),
+        p_purchase=(
+            "Probability of a purchase in the churn window (BG/NBD)",
+            "BG/NBD模型预计窗口期内购买的概率",
+        ),
+    ),
+    # the methods an evaluation compares
+    "method": _vocabulary(
+        model=("model", "模型"),
+        same_rate=("same rate as calibration", "同速率基线"),
+        rfm_regression=("RFM-score regression", "RFM回归基线"),
+        recency=("recency alone", "仅最近购买天数"),
+        p_alive=("1 - P(alive)", "1 - 仍活跃概率"),
+        expected=("BG/NBD expected purchases", "预计购买次数"),
+        p_purchase=("BG/NBD P(no purchase)", "预计不购买概率"),
+    ),
+    # why an item is recommended; {anchor} is the customer's own item that explains it
+    "recommend_reason": _vocabulary(
+        bought_similar=("like {anchor}, which you bought", "与您买过的「{anchor}」相似"),
+        viewed_similar=("like {anchor}, which you looked at", "与您看过的「{anchor}」相似"),
+        similar_customers=("popular with customers like you", "与您相似的顾客喜欢"),
+        new_similar=("new, like {anchor}", "新品，与「{anchor}」相似"),
+        segment_popular=(
+            "popular in your segment ({segment})",
+            "在您所在的客群（{segment}）中热销",
+        ),
+        popular_now=("a best seller this month", "本月热销"),
+    ),
+    # where a customer's list came from
+    "recommend_source": _vocabulary(
+        model=("the model", "推荐模型"),
+        new_item=("a new product", "新品"),
+        segment=("their segment's favourites", "所在客群热门"),
+        popular=("the shop's recent best sellers", "全店近期热销"),
+    ),
+    # what the shop's data lacks, making a feature empty (``feature_gaps``)
+    "missing_data": _vocabulary(
+        purchases=("the shop has no orders and no order events", "店铺没有订单，也没有下单事件"),
+        amount=(
+            "the shop's purchases carry no amounts (no prices in the data)",
+            "购买记录没有金额（数据中没有价格）",
+        ),
+        discount=("the orders carry no discounts", "订单没有优惠金额"),
+        quantity=("the purchases carry no quantities", "购买记录没有数量"),
+        category=("the items carry no categories", "商品没有类目"),
+        brand=("the items carry no brands", "商品没有品牌"),
+        price=("the purchases carry no unit prices", "购买记录没有单价"),
+        events=("the shop has no behaviour events", "店铺没有行为日志"),
+        reviews=("the shop has no reviews from known customers", "没有已知客户的评价"),
+        rating=("the reviews carry no ratings", "评价没有评分"),
+        no_values=("no customer has a value", "没有客户有取值"),
+    ),
+    "tag_kind": _vocabulary(
+        fact=("fact", "事实标签"), rule=("rule", "规则标签"), model=("model", "模型标签")
+    ),
+    "run_status": _vocabulary(ok=("ok", "成功"), failed=("failed", "失败")),
+    # what a stage wants the operator to know; {placeholders} are filled from the note
+    "note": _vocabulary(
+        no_purchases=(
+            "the shop has no completed purchases, so there is no customer value to model",
+            "店铺没有已完成的购买，无法建模客户价值",
+        ),
+        no_amounts=(
+            "the purchases carry no amounts, so CLV is unknown",
+            "购买记录没有金额，无法计算客户终身价值",
+        ),
+        no_spend_model=(
+            "spend is not modelled: fewer than two customers have a repeat purchase with a "
+            "positive amount",
+            "未建模消费金额：有正金额复购的客户少于两位",
+        ),
+        spend_correlated=(
+            "spend per purchase correlates with frequency ({correlation:+.2f}); Gamma-Gamma "
+            "assumes it does not, so read CLV as a ranking more than an amount",
+            "客单价与购买次数相关（{correlation:+.2f}），Gamma-Gamma假设二者独立，"
+            "CLV更适合用于排序而非金额",
+        ),
+        no_churn_model=(
+            "no churn model: it needs at least {minimum} buyers in its training snapshots, "
+            "some who came back and some who did not (there are {customers}, {churned} "
+            "churned); churn risk is 1 - P(purchase) instead",
+            "无流失模型：训练快照需要至少{minimum}位客户，且有回购与未回购者（现有{customers}位，"
+            "{churned}位流失），流失风险改用 1 - 购买概率",
+        ),
+        not_converged=(
+            "the {model} optimiser stopped before converging; treat its results with care",
+            "{model}模型的优化未收敛，结果仅供参考",
+        ),
+        no_dropout=(
+            "the data show almost no drop-out ({model}: a or b at its bound): customers are "
+            "predicted to stay, as in a model without churn",
+            "数据几乎没有流失迹象（{model}的a或b到达边界），模型预计客户都会留下",
+        ),
+        at_bound=(
+            "{model}: {params} at the bound of the search",
+            "{model}：参数{params}到达搜索边界",
+        ),
+        spend_spread=(
+            "Gamma-Gamma q = {q:.3g} <= 1: the spread of spend is too wide for a finite "
+            "expected spend; customers' own averages are used instead",
+            "Gamma-Gamma的q = {q:.3g} <= 1，消费金额离散度过大，改用客户自身的平均消费",
+        ),
+        rfm_regression_left_out=(
+            "the RFM regression needs buyers before {as_of}; there are {customers}, so it is "
+            "left out",
+            "RFM回归基线需要{as_of}之前的购买客户，现有{customers}位，故未参与比较",
+        ),
+        rfm_regression_trained=(
+            "RFM regression trained on purchases from {start} to {end} of {customers:,} "
+            "customers, from their RFM scores at the start",
+            "RFM回归基线用{customers:,}位客户在{start}至{end}的购买训练，输入为期初的RFM分数",
+        ),
+        no_whole_month=(
+            "the holdout has no whole month to compare",
+            "验证期没有完整的月份可供比较",
+        ),
+        seasonal_miss=(
+            "the model assumes a steady buying rate: in {month}, the month it misses most, "
+            "customers made {actual:,} repeat purchases against {predicted:,.0f} predicted "
+            "({gap:+.0%}); seasonal peaks such as Christmas are beyond a stationary model",
+            "模型假设购买速率稳定：偏差最大的{month}实际复购{actual:,}次，预测{predicted:,.0f}次"
+            "（{gap:+.0%}），圣诞等季节性高峰超出平稳模型的能力",
+        ),
+        few_buyers=(
+            "only {customers} customers bought before {as_of}; value models need more",
+            "截至{as_of}仅有{customers}位客户购买，价值模型需要更多数据",
+        ),
+        no_interactions=(
+            "there are no interactions with products, so nothing to recommend",
+            "没有商品交互记录，无法推荐",
+        ),
+        empty_features=(
+            "{count} features are empty for this shop's data; see portrait tags",
+            "{count}个特征因数据缺失为空，见 portrait tags",
+        ),
+    ),
+}
+
+
+def label(vocabulary: str, code: str | None) -> Label | None:
+    """The label of ``code`` in ``vocabulary``; ``None`` for a missing code.
+
+    An unknown code (a value a newer build wrote) is shown as it is in both languages
+    rather than failing a page.
+    """
+    if code is None:
+        return None
+    return LABELS[vocabulary].get(code) or Label(en=code, zh=code)
