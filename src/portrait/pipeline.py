@@ -66,15 +66,9 @@ class BuildState(Fact):
     runs: list[RunRecord]
 
 
-def _data_state(ws: Workspace) -> list[Any]:
-    ingests = ws.table("ingests")
-    row = ingests.aggregate(n=ingests.count(), last=ingests.started_at.max()).to_pyarrow()
-    return [str(v) for v in row.to_pylist()[0].values()]
-
-
 def fingerprints(ws: Workspace, as_of: date, engine: Engine) -> dict[str, str]:
     """Each stage's fingerprint as of ``as_of``: what its tables depend on, hashed."""
-    data = [_data_state(ws), ws.config.shop.timezone, str(as_of), str(engine)]
+    data = [ws.data_version(), ws.config.shop.timezone, str(as_of), str(engine)]
     out: dict[str, str] = {}
     for stage in STAGES.values():
         before = [out[name] for name in upstream(STAGES, stage)]
@@ -90,7 +84,7 @@ def build_state(ws: Workspace, *, limit: int = 10) -> BuildState:
     now: dict[str, str] = {}
     if as_of is not None:
         first = next(r for r in last.values() if r is not None)
-        now = fingerprints(ws, as_of, Engine.parse(first.params.get("engine", "duckdb")))
+        now = fingerprints(ws, as_of, Engine.parse(first.params.get("engine"), Engine.DUCKDB))
     existing = set(ws.con.list_tables())
     states = []
     for name, stage in STAGES.items():

@@ -9,7 +9,6 @@ Spark at those files instead). PySpark is an optional extra and is imported only
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -51,18 +50,11 @@ def session(master: str, *, driver_memory: str = "2g") -> Any:
     return _SESSIONS[master]
 
 
-def _fingerprint(ws: Workspace) -> str:
-    """Changes whenever an ingest changed the warehouse."""
-    ingests = ws.table("ingests")
-    row = ingests.aggregate(n=ingests.count(), last=ingests.started_at.max()).execute()
-    return json.dumps(row.iloc[0].astype(str).to_dict())
-
-
 def export_tables(ws: Workspace) -> Path:
     """Write the canonical tables as Parquet for Spark, unless the last export is current."""
     folder = ws.artifacts / "spark"
     stamp = folder / "exported.json"
-    current = _fingerprint(ws)
+    current = ws.data_version()
     if stamp.exists() and stamp.read_text(encoding="utf-8") == current:
         return folder
     folder.mkdir(parents=True, exist_ok=True)

@@ -173,6 +173,14 @@ class Workspace:
         finally:
             raw.unregister("_portrait_arrow")
 
+    def data_version(self) -> str:
+        """Changes whenever an ingest wrote to the warehouse: what built tables, exports and
+        caches compare against to know they are out of date."""
+        ingests = self.table("ingests")
+        row = ingests.aggregate(n=ingests.count(), last=ingests.started_at.max()).to_pyarrow()
+        n, last = row.to_pylist()[0].values()
+        return f"{n}@{last}"
+
     def count(self, name: str) -> int:
         return int(self.table(name).count().execute())
 
