@@ -23,6 +23,14 @@ def shanghai_ws(tmp_path):
     workspace.close()
 
 
+def _state(workspace) -> tuple:
+    """What a test that changed a shared workspace would have changed: its data, its
+    tables, and its runs."""
+    # (an open connection also lists its temporary tables, ibis_*, which go with it)
+    tables = sorted(t for t in workspace.con.list_tables() if not t.startswith("ibis_"))
+    return workspace.data_version(), tables, workspace.count("runs")
+
+
 def _ingested(tmp_path_factory, name: str, files: list[tuple[str, str]], zone: str):
     from portrait.ingest import ingest
 
@@ -44,7 +52,9 @@ def retail_ws(tmp_path_factory):
         [("online_retail/online_retail.csv.gz", "online-retail")],
         "Europe/London",
     )
+    before = _state(workspace)
     yield workspace
+    assert _state(workspace) == before, "a test changed the shared retail_ws; copy it first"
     workspace.close()
 
 
@@ -57,7 +67,9 @@ def taobao_ws(tmp_path_factory):
         [("taobao_userbehavior/UserBehavior_user_head_814users.csv.gz", "taobao")],
         "Asia/Shanghai",
     )
+    before = _state(workspace)
     yield workspace
+    assert _state(workspace) == before, "a test changed the shared taobao_ws; copy it first"
     workspace.close()
 
 
@@ -77,7 +89,14 @@ def demo_build(tmp_path_factory):
 def demo_shop(demo_build):
     """The demo's facts and workspace, made once per test session: tests read the workspace
     (``demo_shop.path``) and must not change it; ``demo_ws`` is a copy they may change."""
-    return demo_build[0]
+    from portrait import open_workspace
+
+    result = demo_build[0]
+    with open_workspace(result.path) as ws:
+        before = _state(ws)
+    yield result
+    with open_workspace(result.path) as ws:
+        assert _state(ws) == before, "a test changed the shared demo workspace; use demo_ws"
 
 
 @pytest.fixture
