@@ -9,6 +9,7 @@ BENCHMARKS = {
     "features": "bench.features",
     "value": "bench.value",
     "recommend": "bench.recommend",
+    "corruption": "bench.corruption",
 }
 
 

@@ -103,7 +103,14 @@ def ingest(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the mapping and the counts; write nothing.")
     ] = False,
-    delimiter: Annotated[str | None, typer.Option(help="Field delimiter, e.g. ';' or tab.")] = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="Rows whose key is stored already: insert (keep them), update "
+            "(apply their changes) or replace (empty the table first)."
+        ),
+    ] = "insert",
+    delimiter: Annotated[str | None, typer.Option(help="Delimiter: ';', tab, whitespace")] = None,
     encoding: Annotated[str | None, typer.Option(help="utf-8, gbk, gb18030, latin-1 ...")] = None,
     ts_format: Annotated[
         str | None, typer.Option(help="strftime format, 'epoch_s' or 'epoch_ms'.")
@@ -124,6 +131,7 @@ def ingest(
         report = run_ingest(
             ws, source, table=table_name, preset=preset, mapping=mapping, dry_run=dry_run,
             delimiter=delimiter, encoding=encoding, ts_format=ts_format, timezone=timezone,
+            mode=mode,  # type: ignore[arg-type]
         )  # fmt: skip
     _show_ingest(console(), report)
 
@@ -146,11 +154,21 @@ def _show_ingest(out: Console, report: IngestReport) -> None:
     show(out, grid)
     if report.ignored:
         out.print(f"not used (未使用的列): {', '.join(report.ignored)}", markup=False)
+    updated = f" + updated {report.updated:,}" if report.mode == "update" else ""
     out.print(
         f"{'would be: ' if report.dry_run else ''}read {report.read:,} = accepted "
-        f"{report.accepted:,} + duplicates {report.duplicates:,} + rejected {report.rejected:,}"
-        "  (读取 = 接受 + 重复 + 拒绝)",
+        f"{report.accepted:,}{updated} + duplicates {report.duplicates:,} + rejected "
+        f"{report.rejected:,}  (读取 = 接受{' + 更新' if updated else ''} + 重复 + 拒绝)"
     )
+    if report.replaced:
+        out.print(f"  replaced: {report.replaced:,} rows of {report.table} removed first "
+                  "(--mode replace; 已替换)")  # fmt: skip
+    if report.changed and report.mode == "insert":
+        out.print(
+            f"  {report.changed:,} of the duplicates are stored with other values and were "
+            f"left as they were (e.g. {report.change_example}); to apply them: portrait "
+            "ingest FILE --mode update (已存在但取值不同的行未更新)"
+        )
     for name, n in report.derived.items():
         out.print(f"  + {n:,} new rows in {name}")
     if report.dry_run and report.sample:
@@ -199,6 +217,9 @@ def _show_status(out: Console, s: WorkspaceStatus) -> None:
         grid.add_row(t.name, count(t.rows), str(t.first or "")[:10], str(t.last or "")[:10],
                      escape("; ".join(t.sources)))  # fmt: skip
     show(out, grid)
+    if s.identities.aliases:
+        out.print(f"identities (身份合并): {s.identities.aliases:,} ids linked to "
+                  f"{s.identities.people:,} people")  # fmt: skip
     b = s.build
     if b.as_of is None:
         out.print("not built yet (尚未构建): portrait build")
@@ -356,6 +377,13 @@ def generate(
         str | None,
         typer.Option(help="Plant a BG/NBD purchase process: r,alpha,a,b (alpha in days)."),
     ] = None,
+    aliases: Annotated[
+        bool,
+        typer.Option(
+            help="A new customer id per order, linked to the person in "
+            "customers.csv (as marketplace exports do)."
+        ),
+    ] = False,
 ) -> None:
     """Write a synthetic shop (all canonical tables) for benchmarks and experiments.
 
@@ -373,7 +401,7 @@ def generate(
             ) from None
     written = generate_shop(
         out_dir, users=users, seed=seed, fmt=fmt, days=days, start=start,  # type: ignore[arg-type]
-        events_per_user=events_per_user, bgnbd=planted,
+        events_per_user=events_per_user, bgnbd=planted, aliases=aliases,
         tables=[t.strip() for t in tables.split(",")] if tables else None,
     )  # fmt: skip
     out = console()
@@ -823,6 +851,11 @@ def _show_evaluation(out: Console, e: WorkspaceEvaluation) -> None:
     if e.gain_over_popularity is not None:
         out.print(f"  best: {e.best}, NDCG@20 {e.gain_over_popularity:+.0%} against popularity "
                   "(相对热门基线)")  # fmt: skip
+    elif e.ndcg_over_popularity is not None:
+        out.print(f"  best: {e.best}, NDCG@20 {e.ndcg_over_popularity:+.4f} against "
+                  "popularity, an absolute difference: popularity scored near 0 "
+                  "(相对热门基线，绝对差)")  # fmt: skip
+    notes(out, e.notes, prefix="  note (提示): ")
     if e.ratings:
         grid = table("rating model 评分模型", "RMSE", "MAE", "fit s per fold", numeric=[1, 2, 3])
         for rr in e.ratings:

@@ -20,6 +20,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from portrait import schema
 from portrait.asof import AsOf
 
 #: the data a feature needs; a shop without it gets the feature as null, with the reason
@@ -27,6 +28,45 @@ Need = Literal["purchases", "amount", "discount", "quantity", "category", "brand
                "events", "reviews", "rating"]  # fmt: skip
 
 PURCHASE_EVENTS = ("order",)
+#: the tables whose rows name a customer, by ``user_id``
+ATTRIBUTED = ("users", "events", "orders", "reviews")
+
+
+def tables(con: ibis.BaseBackend) -> dict[str, ir.Table]:
+    """Every canonical table, with each row that names an alias attributed to its person.
+
+    A marketplace export names a customer by a new id on every order and keeps the person's
+    id elsewhere; the ``identities`` table links each such alias to the person, and every
+    stage reads the tables through here, so features, segments, value and recommendations
+    all see the person. With no identities this is the tables as they are.
+    """
+    out = {name: con.table(name) for name in schema.TABLES}
+    links = out["identities"]
+    if int(links.count().execute()) == 0:
+        return out
+    links = links.select(_alias="alias", _person="person")
+    for name in ATTRIBUTED:
+        t = out[name]
+        joined = t.left_join(links, t.user_id == links._alias)
+        resolved = joined.select(
+            *[joined._person.coalesce(joined.user_id).name(c) if c == "user_id" else joined[c]
+              for c in t.columns]
+        )  # fmt: skip
+        if name == "users":  # one row per person (the person's own row, or an alias's)
+            resolved = (
+                resolved.group_by("user_id")
+                .aggregate(**{c: resolved[c].arbitrary() for c in t.columns if c != "user_id"})
+                .select(*t.columns)
+            )
+        out[name] = resolved
+    return out
+
+
+def person_of(con: ibis.BaseBackend, user_id: str) -> str:
+    """The person an id names: itself, or the person the identities table links it to."""
+    links = con.table("identities")
+    rows = links.filter(links["alias"] == user_id).select("person").limit(1).to_pyarrow()
+    return str(rows.column("person")[0].as_py()) if rows.num_rows else user_id
 
 
 def uses_orders(counts: Mapping[str, int]) -> bool:
@@ -66,7 +106,9 @@ def available(counts: Mapping[str, int]) -> dict[Need, bool]:
     from_orders = uses_orders(counts)
     return {
         "purchases": from_orders or counts["order_events"] > 0,
-        "amount": counts["amount"] > 0 if from_orders else counts["event_value"] > 0,
+        "amount": (counts["amount"] > 0 or counts["price"] > 0)
+        if from_orders
+        else counts["event_value"] > 0,
         "discount": from_orders and counts["discount"] > 0,
         "quantity": counts["quantity"] > 0 if from_orders else counts["event_quantity"] > 0,
         "category": counts["category"] > 0,
@@ -93,13 +135,19 @@ def orders(tables: Mapping[str, ir.Table], ctx: AsOf, counts: Mapping[str, int])
         o = tables["orders"]
         o = o.filter(o.user_id.notnull(), o.ts < cutoff)
         status = o.status.fill_null("completed")
+        amount = _money(o.amount)
+        if counts["amount"] < counts["orders"] and counts["price"] > 0:
+            # an order without an amount gets its lines' (quantity x unit price - discount)
+            totals = line_totals(tables).rename(_order="order_id")
+            o = o.left_join(totals, o.order_id == totals._order)
+            amount = _money(o.amount).coalesce(o.lines_total - _money(o.discount).fill_null(0))
         return o.select(
             "user_id",
             "order_id",
             "ts",
             completed=status == "completed",
             cancelled=status.isin(("cancelled", "returned")),
-            amount=_money(o.amount),
+            amount=amount,
             discount=_money(o.discount),
         )
     e = tables["events"]
@@ -114,6 +162,24 @@ def orders(tables: Mapping[str, ir.Table], ctx: AsOf, counts: Mapping[str, int])
         amount=per.amount,
         discount=ibis.null(dt.float64),
     )
+
+
+def line_totals(tables: Mapping[str, ir.Table]) -> ir.Table:
+    """Each order's lines summed: ``order_id``, ``lines_total`` (quantity x unit price)."""
+    oi = tables["order_items"]
+    value = oi.quantity.cast(dt.float64) * _money(oi.unit_price)
+    return oi.group_by("order_id").aggregate(lines_total=value.sum())
+
+
+def amount_disagreements(tables: Mapping[str, ir.Table]) -> ir.Table:
+    """Orders whose amount and lines (quantity x unit price - discount) differ by more than
+    rounding (a cent, or half a percent of the amount): one row of ``orders``, ``gap``."""
+    o = tables["orders"].filter(ibis._.amount.notnull())
+    totals = line_totals(tables).rename(_order="order_id")
+    both = o.join(totals, o.order_id == totals._order)
+    gap = _money(both.amount) - (both.lines_total - _money(both.discount).fill_null(0))
+    tolerance = ibis.greatest(0.01, _money(both.amount).abs() * 0.005)
+    return both.filter(gap.abs() > tolerance).select(orders=ibis._.order_id, gap=gap)
 
 
 def lines(tables: Mapping[str, ir.Table], ctx: AsOf, counts: Mapping[str, int]) -> ir.Table:

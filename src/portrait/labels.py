@@ -176,6 +176,45 @@ LABELS: dict[str, dict[str, Label]] = {
             "predicted to stay, as in a model without churn",
             "数据几乎没有流失迹象（{model}的a或b到达边界），模型预计客户都会留下",
         ),
+        dropout_after_purchase=(
+            "the fit went towards drop-out after every purchase ({model}: a = {a:.6g}, "
+            "b = {b:.4g}, at the bound of the search): nearly every customer is predicted to "
+            "leave after each purchase ({dropout:.0%} chance per purchase on average)",
+            "拟合走向“每次购买后都流失”（{model}：a = {a:.6g}，b = {b:.4g}，到达搜索边界）："
+            "模型预计几乎每位客户每次购买后都会流失（平均每次购买流失概率{dropout:.0%}）",
+        ),
+        purchase_model_switched=(
+            "{configured} went towards everyone leaving after each purchase: the customers "
+            "who came back are predicted gone (median P(alive) {alive:.0%}; mean drop-out "
+            "chance {dropout:.0%} per purchase) while every one-time buyer stays at P(alive) "
+            "= 1; {chosen} fits these purchases better (mean log-likelihood {chosen_ll:.4f} "
+            "against {configured_ll:.4f}) and is used instead",
+            "{configured}的拟合走向“每次购买后都流失”：回购客户被预测为已流失（P(alive)中位数"
+            "{alive:.0%}，每次购买平均流失概率{dropout:.0%}），而只购买一次的客户P(alive)均为1；"
+            "{chosen}对这些购买拟合更好（平均对数似然{chosen_ll:.4f}，对比{configured_ll:.4f}），"
+            "改用{chosen}",
+        ),
+        p_alive_withheld=(
+            "{model} went towards everyone leaving after each purchase: the customers who "
+            "came back are predicted gone (median P(alive) {alive:.0%}; mean drop-out chance "
+            "{dropout:.0%} per purchase) while every one-time buyer stays at P(alive) = 1, "
+            "and no other purchase model fits these purchases better; P(alive) is left empty: "
+            "rank customers by the chance of a purchase in 90 days instead",
+            "{model}的拟合走向“每次购买后都流失”：回购客户被预测为已流失（P(alive)中位数"
+            "{alive:.0%}，每次购买平均流失概率{dropout:.0%}），而只购买一次的客户P(alive)均为1，"
+            "且没有其他购买模型拟合得更好；仍活跃概率留空，请改用90天购买概率排序客户",
+        ),
+        small_test_set=(
+            "only {customers} test customers (fewer than {minimum}): too few to tell the "
+            "models apart; read the metrics as anecdotes",
+            "测试客户仅{customers}位（少于{minimum}位），不足以比较模型优劣，指标仅供参考",
+        ),
+        rule_true_for_all=(
+            "rule tag {tag}: {statistic} is {threshold:g}, the lowest value any customer has; "
+            "the rule is true for {share:.0%} of the customers it applies to",
+            "规则标签{tag}：{statistic}为{threshold:g}，等于所有客户中的最小值；"
+            "该规则对{share:.0%}的适用客户成立",
+        ),
         at_bound=(
             "{model}: {params} at the bound of the search",
             "{model}：参数{params}到达搜索边界",
@@ -213,6 +252,27 @@ LABELS: dict[str, dict[str, Label]] = {
         no_interactions=(
             "there are no interactions with products, so nothing to recommend",
             "没有商品交互记录，无法推荐",
+        ),
+        one_order_ids=(
+            "{share:.0%} of the {buyers:,} customers who bought have exactly one order: if the "
+            "shop's export gives each order a new customer id, link the ids to people with a "
+            'customers file that carries both (a mapping with [identity] alias = "COLUMN", or '
+            "portrait ingest FILE --table identities); see docs/ingest.md",
+            "{buyers:,}位购买客户中{share:.0%}只有一笔订单：若导出数据每单一个新客户ID，"
+            "请用同时含两种ID的客户文件关联到人"
+            '（映射文件 [identity] alias = "列名"，或 --table identities），见 docs/ingest.md',
+        ),
+        amount_disagrees=(
+            "{orders:,} of {checked:,} orders have an amount that differs from their lines "
+            "(quantity x unit price - discount) by more than rounding, {gap:,.2f} {currency} in "
+            "all; the amounts are used as they are",
+            "{checked:,}笔订单中有{orders:,}笔的金额与明细（数量×单价-优惠）相差超过舍入误差，"
+            "合计{gap:,.2f} {currency}；按订单金额计算",
+        ),
+        one_cluster=(
+            "{customers:,} customers are too few, or too alike, to form behavioural clusters: "
+            "everyone is in one",
+            "{customers:,}位客户太少或过于相似，无法形成行为聚类：全部归为一类",
         ),
         empty_features=(
             "{count} features are empty for this shop's data; see portrait tags",

@@ -15,7 +15,7 @@ from typing import Any
 
 import ibis
 
-from portrait import schema
+from portrait import history, schema
 from portrait.facts import Fact
 from portrait.labels import Label
 from portrait.workspace import Workspace
@@ -60,6 +60,23 @@ def table_status(ws: Workspace) -> list[TableStatus]:
                                first=row.get("first"), last=row.get("last"),
                                sources=sources))  # fmt: skip
     return out
+
+
+class IdentitySummary(Fact):
+    """How many ids the identity map links to how many people."""
+
+    #: ids linked to a person (per-order customer ids, member ids ...)
+    aliases: int
+    #: the people they belong to
+    people: int
+
+
+def identity_summary(ws: Workspace) -> IdentitySummary:
+    """The merge the ``identities`` table makes: ids into people."""
+    t = ws.table("identities")
+    row = t.aggregate(aliases=t["alias"].nunique(), people=t["person"].nunique()).to_pyarrow()
+    counts = row.to_pylist()[0]
+    return IdentitySummary(aliases=int(counts["aliases"] or 0), people=int(counts["people"] or 0))
 
 
 class TopItem(Fact):
@@ -108,9 +125,8 @@ def shop_overview(ws: Workspace, *, top: int = 5) -> Overview:
     is a credit note for an earlier sale), so postage, fees and refunded sales do not
     inflate it. Customers are those with a completed order.
     """
-    orders = ws.table("orders")
-    lines = ws.table("order_items")
-    items = ws.table("items")
+    tables = history.tables(ws.con)  # every alias attributed to its person
+    orders, lines, items = tables["orders"], tables["order_items"], tables["items"]
     ov: dict[str, Any] = {"currency": ws.config.shop.currency}
     head = (
         orders.aggregate(
@@ -160,7 +176,7 @@ def shop_overview(ws: Workspace, *, top: int = 5) -> Overview:
         .to_pyarrow()
         .to_pylist()
     )
-    users = ws.table("users")
+    users = tables["users"]
     buyers = users.semi_join(done, "user_id")
     ov["top_countries"] = (
         buyers.filter(buyers.country.notnull())

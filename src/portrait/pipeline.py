@@ -23,7 +23,7 @@ from portrait.facts import Fact, Note
 from portrait.features import STAGE as FEATURES
 from portrait.hashing import fingerprint
 from portrait.labels import Label
-from portrait.overview import TableStatus, table_status
+from portrait.overview import IdentitySummary, TableStatus, identity_summary, table_status
 from portrait.recommend import STAGE as RECOMMEND
 from portrait.runs import RunRecord, last_run, recent_runs
 from portrait.segments import STAGE as SEGMENTS
@@ -170,6 +170,7 @@ class WorkspaceStatus(Fact):
 
     shop: ShopInfo
     tables: list[TableStatus]
+    identities: IdentitySummary
     build: BuildState
 
     def csv_rows(self) -> list[dict[str, Any]]:
@@ -182,5 +183,6 @@ def workspace_status(ws: Workspace, *, runs: int = 10) -> WorkspaceStatus:
     shop = ws.config.shop
     return WorkspaceStatus(
         shop=ShopInfo(name=shop.name, timezone=shop.timezone, currency=shop.currency),
-        tables=table_status(ws), build=build_state(ws, limit=runs),
+        tables=table_status(ws), identities=identity_summary(ws),
+        build=build_state(ws, limit=runs),
     )  # fmt: skip

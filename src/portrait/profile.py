@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from portrait.errors import NotFoundError
 from portrait.facts import Fact
 from portrait.features import FEATURES
+from portrait.history import person_of
 from portrait.labels import Label, label
 from portrait.runs import last_run
 from portrait.tags import catalogue
@@ -203,6 +204,7 @@ def _segments(ws: Workspace, user_id: str) -> Segments:
 def customer_profile(ws: Workspace, user_id: str) -> CustomerProfile:
     """The profile of ``user_id``; a clear error if the build has not run or the id is unknown."""
     ws.require("features")
+    user_id = person_of(ws.con, user_id)  # an alias (a per-order id) shows its person
     features = _one(ws, "features", user_id)
     if features is None:
         raise NotFoundError(

@@ -260,7 +260,24 @@ REVIEWS = Table(
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (USERS, ITEMS, EVENTS, ORDERS, ORDER_ITEMS, REVIEWS)}
+IDENTITIES = Table(
+    "identities",
+    key=("alias",),
+    en="Other ids of a person (per-order customer ids, member or device ids), each mapped to "
+    "the person's user_id; every table's rows are attributed to the person.",
+    zh="同一客户的其他ID（每单客户ID、会员ID、设备ID）到客户ID的映射；各表记录都归到该客户。",
+    columns=(
+        Column(
+            "alias", "id", "An id that names the person in some table.", "别名ID", required=True
+        ),
+        Column("person", "id", "The person's user_id.", "客户ID", required=True),
+        Column("source", "string", "Where the link comes from.", "来源"),
+    ),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (USERS, ITEMS, EVENTS, ORDERS, ORDER_ITEMS, REVIEWS, IDENTITIES)
+}
 
 
 # -- the tables the build's stages write ------------------------------------------------------

@@ -78,7 +78,8 @@ def test_online_retail_rejects_keep_row_raw_values_and_reason(retail):
     import json
 
     raw = json.loads(sample.raw)
-    assert lines[sample.row_number].split(",")[0] == raw["InvoiceNo"]
+    # row_number is the file line (the header is line 1)
+    assert lines[sample.row_number - 1].split(",")[0] == raw["InvoiceNo"]
     assert raw["Quantity"].startswith("-") or raw["UnitPrice"].startswith("-")
 
 

@@ -110,3 +110,47 @@ def test_mf_predicts_known_parts_for_unknown_ids(split, movielens_log):
     pred = model.predict([0, -1, 0], [0, 0, -1])
     assert np.all((pred >= 1) & (pred <= 5))
     assert pred[1] == pytest.approx(np.clip(model.mean_ + model.item_bias_[0], 1, 5))
+
+
+def _ranking(model: str, ndcg: float):
+    from portrait.recommend.evaluate import RankingResult
+
+    keys = ("recall@10", "recall@20", "ndcg@10", "ndcg@20", "mrr@20", "coverage@20",
+            "novelty@20")  # fmt: skip
+    return RankingResult(model=model, params={}, fit_seconds=0.0,
+                         metrics={k: ndcg for k in keys})  # fmt: skip
+
+
+def test_a_tiny_test_set_and_a_zero_baseline_are_said_not_hidden():
+    # issue 11: "NDCG@20 +5691756217324% against popularity" from 4 test customers
+    import io
+
+    from rich.console import Console
+
+    from portrait.cli import _show_evaluation
+    from portrait.recommend.evaluate import WorkspaceEvaluation, comparison
+
+    results = [_ranking("popularity", 1.3e-14), _ranking("ease", 0.74)]
+    facts = comparison(results, 4)
+    assert facts["best"] == "ease" and facts["too_few_to_compare"]
+    assert facts["gain_over_popularity"] is None  # a share of ~0 means nothing
+    assert facts["ndcg_over_popularity"] == pytest.approx(0.74)
+    (note,) = facts["notes"]
+    assert note.code == "small_test_set" and note.values == {"customers": 4, "minimum": 100}
+    e = WorkspaceEvaluation(split="random", test_share=0.2, seed=1, train_interactions=10,
+                            items=5, dropped_unknown=0, results=results, **facts)  # fmt: skip
+    out = io.StringIO()
+    _show_evaluation(Console(file=out, width=200, highlight=False), e)
+    text = out.getvalue()
+    assert "+0.7400 against popularity, an absolute difference" in text
+    assert "%" not in text.split("best:")[1].splitlines()[0]
+    assert "only 4 test customers (fewer than 100)" in text
+
+
+def test_enough_customers_and_a_real_baseline_give_a_share():
+    from portrait.recommend.evaluate import comparison
+
+    facts = comparison([_ranking("popularity", 0.10), _ranking("ease", 0.15)], 500)
+    assert not facts["too_few_to_compare"] and facts["notes"] == []
+    assert facts["gain_over_popularity"] == pytest.approx(0.5)
+    assert facts["ndcg_over_popularity"] == pytest.approx(0.05)

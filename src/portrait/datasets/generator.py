@@ -401,10 +401,17 @@ def _reviews(rng: np.random.Generator, u: _Users, o: _Orders, end: int) -> dict[
     return {c: a[keep] for c, a in columns.items()}
 
 
+#: the canonical tables a shop is generated with (``identities`` links come from the
+#: ``customers`` file that ``aliases`` writes, as in a real marketplace export)
+WRITTEN = tuple(t for t in TABLES if t != "identities")
+
+
 class _Sinks:
     """One incremental writer per requested table, typed from the canonical schema."""
 
-    def __init__(self, out: Path, names: list[str], fmt: str) -> None:
+    def __init__(
+        self, out: Path, names: list[str], fmt: str, extra: dict[str, pa.Schema] | None = None
+    ) -> None:
         types = {
             "id": pa.string(),
             "string": pa.string(),
@@ -414,10 +421,10 @@ class _Sinks:
             "decimal": pa.decimal128(18, 4 if fmt == "parquet" else 2),
             "timestamp": pa.timestamp("us" if fmt == "parquet" else "s"),
         }
-        self.rows = dict.fromkeys(names, 0)
         self.schemas = {
             n: pa.schema([(c.name, types[c.kind]) for c in TABLES[n].columns]) for n in names
-        }
+        } | (extra or {})
+        self.rows = dict.fromkeys(self.schemas, 0)
         self.writers: dict[str, pq.ParquetWriter | pacsv.CSVWriter] = {}
         for name, schema in self.schemas.items():
             path = out / f"{name}.{fmt}"
@@ -457,6 +464,7 @@ def generate_shop(
     events_per_user: float = 10.0,
     tables: Sequence[str] | None = None,
     bgnbd: Sequence[float] | None = None,
+    aliases: bool = False,
 ) -> dict[str, int]:
     """Write a synthetic shop's canonical tables, one file per table, and count their rows.
 
@@ -512,13 +520,20 @@ def generate_shop(
     tables
         Which tables to write (``users``, ``items``, ``events``, ``orders``, ``order_items``,
         ``reviews``); all by default. ``["events"]`` is what an ingest benchmark needs.
+    bgnbd
+        Plant a BG/NBD purchase process: ``r, alpha`` (in days), ``a, b``.
+    aliases
+        Marketplace-style ids: every order names its customer by a new id of its own
+        (``C...``), and a ``customers`` file maps each of those ids (``customer_id``) to the
+        person (``customer_unique_id``, the ``user_id`` of the users table), as marketplace
+        exports do. Events and reviews keep the person's id.
 
     Returns
     -------
     dict
         ``{table_name: rows_written}`` for each table written.
     """
-    names = list(TABLES) if tables is None else list(dict.fromkeys(table(t).name for t in tables))
+    names = list(WRITTEN) if tables is None else list(dict.fromkeys(table(t).name for t in tables))
     if fmt not in ("parquet", "csv"):
         raise ConfigError(f"Unknown format {fmt!r}; use 'parquet' or 'csv'.")
     if bgnbd is not None and (len(bgnbd) != 4 or min(bgnbd) <= 0):
@@ -537,7 +552,8 @@ def generate_shop(
     out.mkdir(parents=True, exist_ok=True)
     cat = _catalogue(n_items, seed, scale)
     item_ids = cat.columns["item_id"]
-    sinks = _Sinks(out, names, fmt)
+    persons = pa.schema([("customer_id", pa.string()), ("customer_unique_id", pa.string())])
+    sinks = _Sinks(out, names, fmt, {"customers": persons} if aliases else None)
     try:
         sinks.write("items", n_items, cat.columns)
         seen = {"events": 0, "sessions": 0, "orders": 0, "reviews": 0}
@@ -552,9 +568,15 @@ def generate_shop(
             o = _orders(_rng(seed, 2, chunk), u, cat, (start_s, end_s), bgnbd)
             order_ids = _ids("O", seen["orders"] + 1 + np.arange(len(o.user)))
             seen["orders"] += len(o.user)
+            buyer = _take(user_ids, o.user)
+            if aliases:  # a new customer id for every order, and the link to the person
+                alias = _ids("C", seen["orders"] - len(o.user) + 1 + np.arange(len(o.user)))
+                sinks.write("customers", len(o.user),
+                            {"customer_id": alias, "customer_unique_id": buyer})  # fmt: skip
+                buyer = alias
             orders = {
                 "order_id": order_ids,
-                "user_id": _take(user_ids, o.user),
+                "user_id": buyer,
                 "ts": o.ts,
                 "status": _take(_STATUSES, o.status),
                 "amount": _money(o.amount, scale),

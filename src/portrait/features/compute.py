@@ -84,7 +84,7 @@ def compute_features(
     day = parse_as_of(as_of, ws)
     con = ws.engine(engine)
     ctx = AsOf(day, ws.config.shop.timezone, engine=Engine.of(con))
-    tables = {name: con.table(name) for name in schema.TABLES}
+    tables = history.tables(con)
     counts = history.probe(tables)
     have = history.available(counts)
     wanted = _select(names)
@@ -175,8 +175,40 @@ def build_features(ws: Workspace, as_of: date, params: StageParams) -> StageResu
         "feature_gaps", pa.Table.from_pylist(gaps, schema=OUTPUTS["feature_gaps"].arrow_schema())
     )
     notes = [Note.of("empty_features", count=len(gaps))] if gaps else []
+    notes += _one_order_ids(ws) + _amounts_against_lines(ws)
     return StageResult(rows=ws.count("features"), notes=notes,
                        chosen={"purchases_from": fs.purchases_from})  # fmt: skip
+
+
+#: above this share of buyers with one order each, the ids are likely per order, not per person
+ONE_ORDER_SHARE = 0.95
+
+
+def _one_order_ids(ws: Workspace) -> list[Note]:
+    """A note when nearly every buyer has exactly one order and no identity map links ids:
+    the ids are probably per-order customer ids (marketplace exports), not people."""
+    f = ws.table("features")
+    row = f.aggregate(
+        buyers=(f.frequency > 0).sum(), once=(f.frequency == 1).sum()
+    ).to_pyarrow().to_pylist()[0]  # fmt: skip
+    buyers, once = int(row["buyers"] or 0), int(row["once"] or 0)
+    if buyers < 100 or once < ONE_ORDER_SHARE * buyers or ws.count("identities"):
+        return []
+    return [Note.of("one_order_ids", buyers=buyers, share=once / buyers)]
+
+
+def _amounts_against_lines(ws: Workspace) -> list[Note]:
+    """A note when orders' amounts disagree with their lines beyond rounding."""
+    tables = history.tables(ws.con)
+    if not ws.count("order_items"):
+        return []
+    off = history.amount_disagreements(tables)
+    row = off.aggregate(n=off.count(), gap=off.gap.abs().sum()).to_pyarrow().to_pylist()[0]
+    if not row["n"]:
+        return []
+    checked = int(tables["orders"].filter(ibis._.amount.notnull()).count().execute())
+    return [Note.of("amount_disagrees", orders=int(row["n"]), checked=checked,
+                    gap=float(row["gap"] or 0.0), currency=ws.config.shop.currency)]  # fmt: skip
 
 
 def feature_gaps(ws: Workspace) -> dict[str, Need]:

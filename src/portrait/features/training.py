@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from portrait import history, schema
+from portrait import history
 from portrait.asof import utc_of_local_midnight
 from portrait.features.compute import compute_features
 
@@ -37,7 +37,7 @@ def training_set(
     """
     fs = compute_features(ws, as_of, engine=engine)
     con = ws.engine(engine)
-    tables = {name: con.table(name) for name in schema.TABLES}
+    tables = history.tables(con)
     counts = history.probe(tables)
     ctx = fs.as_of
     end = utc_of_local_midnight(ctx.date + timedelta(days=horizon_days), ctx.timezone)

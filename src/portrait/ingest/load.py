@@ -11,14 +11,16 @@ their new keys. All writes happen in one transaction, and the counts satisfy
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import operator
 import time
 import uuid
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -27,13 +29,14 @@ import ibis.expr.types as ir
 from pydantic import ConfigDict
 
 from portrait import schema
-from portrait.errors import SchemaError, SourceError
+from portrait.errors import ConfigError, SchemaError, SourceError
 from portrait.facts import Fact
 from portrait.hashing import file_sha256, md5
 from portrait.ingest import parse, validate
 from portrait.ingest.mapping import Spec, load_mapping, suggest_columns
 from portrait.ingest.presets import get_preset
 from portrait.ingest.readers import (
+    LinesUnaccounted,
     RawSource,
     number_rows,
     parse_rejects,
@@ -71,6 +74,15 @@ class IngestReport(Fact):
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    #: rows whose key was stored with other values: applied with ``--mode update`` (then
+    #: counted here, not in duplicates), otherwise left as they were
+    changed: int = 0
+    updated: int = 0
+    #: the first changed row: its key, and each changed column's stored and new value
+    change_example: dict[str, Any] = {}
+    #: ``--mode replace``: rows of the table removed before this file's were written
+    replaced: int = 0
+    mode: str = "insert"
     #: kinds of rejection, most common first: (an example reason, rows of that kind)
     reasons: list[tuple[str, int]] = []
     #: new rows written to derived tables
@@ -84,7 +96,7 @@ class IngestReport(Fact):
 
     @property
     def balanced(self) -> bool:
-        return self.read == self.accepted + self.duplicates + self.rejected
+        return self.read == self.accepted + self.updated + self.duplicates + self.rejected
 
 
 def resolve_spec(
@@ -101,7 +113,7 @@ def resolve_spec(
     elif mapping:
         spec = load_mapping(mapping)
     elif table:
-        spec = Spec(table=schema.table(table).name, columns={})
+        spec = Spec(table=schema.table(table).name, columns={}, recognise=True)
     else:
         raise SchemaError(
             "Say what the file holds: --table users|items|events|orders|order_items|reviews, "
@@ -126,6 +138,7 @@ def ingest(
     ts_format: str | None = None,
     timezone: str | None = None,
     dry_run: bool = False,
+    mode: Literal["insert", "update", "replace"] = "insert",
 ) -> IngestReport:
     """Ingest one file into the workspace and say what happened to every row.
 
@@ -142,6 +155,11 @@ def ingest(
         Override what the spec says or detection finds.
     dry_run
         Read and validate everything, write nothing.
+    mode
+        Rows whose key the table holds already: ``insert`` leaves them and counts those
+        whose values changed; ``update`` writes the changed values (columns the file does
+        not carry keep theirs); ``replace`` removes the table's rows first. All in one
+        transaction.
     """
     t0 = time.perf_counter()
     path = Path(source)
@@ -156,6 +174,7 @@ def ingest(
         read=read_opts,
         ts_format=ts_format or spec.ts_format,
         timezone=timezone or spec.timezone,
+        mode=_check_mode(mode),
     )
     if dry_run:
         return _read_and_ingest(ws, path, spec, dry_run=True, t0=t0)
@@ -171,21 +190,53 @@ def _read_and_ingest(
     raw = read_source(ws.con, path, spec.read)
     try:
         return _ingest(ws, raw, spec, dry_run=dry_run, t0=t0)
+    except LinesUnaccounted as why:  # DuckDB's rows do not add up to the file's lines
+        log.info("%s; reading it again line by line", why)
     finally:
         raw.close()
+    raw = read_source(ws.con, path, replace(spec.read, line_true=True))
+    try:
+        return _ingest(ws, raw, spec, dry_run=dry_run, t0=t0)
+    finally:
+        raw.close()
+
+
+def _check_mode(mode: str) -> Literal["insert", "update", "replace"]:
+    if mode not in ("insert", "update", "replace"):
+        raise ConfigError(f"--mode {mode!r} is not known; use insert, update or replace.")
+    return mode  # type: ignore[return-value]
 
 
 def _unescape(delimiter: str) -> str:
     return {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(delimiter, delimiter)
 
 
+def _columns(raw: RawSource, spec: Spec) -> dict[str, Any]:
+    """The spec's columns, and where it asks for it, the recognised headers of the columns
+    it does not name (a mapping file overrides only the columns it names)."""
+    named = dict(spec.columns)
+    if not spec.recognise:
+        return named
+    taken = {s for s in named.values() if isinstance(s, str)} | {spec.alias}
+    free = [c for c in raw.columns if c not in taken]
+    return {**suggest_columns(spec.table, free), **named}
+
+
 def _resolve_columns(raw: RawSource, spec: Spec) -> Spec:
     """Fill in suggested columns, and check every source column named exists."""
     target = schema.table(spec.table)
-    columns = dict(spec.columns)
-    if not columns:
-        columns = dict(suggest_columns(spec.table, raw.columns))
-    for canonical, src in list(columns.items()) + list(spec.extras.items()):
+    columns = _columns(raw, spec)
+    for column in spec.values:
+        if column not in columns and column not in spec.constants:
+            raise SchemaError(
+                f"{spec.name}: [values.{column}] translates {spec.table}.{column}, but no "
+                f"column of {raw.path.name} fills it; map one under [columns] or remove the "
+                "section."
+            )
+    named = list(columns.items()) + list(spec.extras.items())
+    if spec.alias is not None:
+        named.append(("identities.alias", spec.alias))
+    for canonical, src in named:
         if isinstance(src, str) and src not in raw.table.columns:
             raise SchemaError(
                 f"{raw.path.name} has no column {src!r} for {canonical}; its columns are "
@@ -277,9 +328,9 @@ def _with_keys(staged: ir.Table, spec: Spec) -> ir.Table:
 
 def _ingest(ws: Workspace, raw: RawSource, spec: Spec, *, dry_run: bool, t0: float) -> IngestReport:
     con = ws.con
-    columns = spec.columns or suggest_columns(spec.table, raw.columns)
+    columns = _columns(raw, spec)
     if spec.prepare is not None or (spec.table == "order_items" and "line" not in columns):
-        raw.table = number_rows(con, raw.table)  # they need row numbers before typing
+        raw.table = number_rows(con, raw.table, raw)  # they need row numbers before typing
     if spec.prepare is not None:
         raw.table = spec.prepare(raw.table)
     spec = _resolve_columns(raw, spec)
@@ -309,6 +360,8 @@ def _ingest(ws: Workspace, raw: RawSource, spec: Spec, *, dry_run: bool, t0: flo
             f'set shop.timezone = "{spec.shop_timezone}" so that days are local days'
         )
 
+    report.notes += _person_id_hint(raw, spec, report.ignored)
+
     # one pass over the source: typed rows, reasons and raw values of the rejected ones
     stage_name = ibis.util.gen_name("typed")
     typed = validate.typed_table(
@@ -316,7 +369,7 @@ def _ingest(ws: Workspace, raw: RawSource, spec: Spec, *, dry_run: bool, t0: flo
     )
     staged = con.create_table(stage_name, _with_keys(typed, spec), temp=True)
     if "_row" not in staged.columns:
-        staged = with_row_ids(con, stage_name)
+        staged = with_row_ids(con, stage_name, raw)
     try:
         return _write(ws, raw, spec, target, staged, report, dry_run=dry_run, t0=t0)
     finally:
@@ -370,7 +423,8 @@ def _write(
     if distinct < n_ok:  # duplicates within the file: the first occurrence wins
         first = ibis.row_number().over(group_by=[ok[k] for k in key], order_by=ok._row)
         ok = ok.mutate(_first=first).filter(ibis._._first == 0).drop("_first")
-    report.sample = ok.order_by("_row").limit(5).drop("_reason", "_raw").to_pyarrow().to_pylist()
+    helpers = [c for c in ("_reason", "_raw", "_alias") if c in ok.columns]
+    report.sample = ok.order_by("_row").limit(5).drop(*helpers).to_pyarrow().to_pylist()
 
     sha = file_sha256(raw.path)
     earlier = (
@@ -383,9 +437,19 @@ def _write(
     )
     if earlier:
         report.seen_before = str(earlier[0]["started_at"])[:19]
+    report.mode = spec.mode
+    changes = _changes(ws, target, ok) if spec.mode != "replace" else None
+    if changes is not None:
+        report.changed = int(changes.count().execute())
+        if report.changed:
+            report.change_example = _change_example(ws, target, changes)
     if dry_run:
-        report.accepted = int(_fresh(ws, target.name, ok).count().execute())
-        report.duplicates = n_ok - report.accepted
+        if spec.mode == "replace":
+            report.replaced, report.accepted = ws.count(target.name), distinct
+        else:
+            report.accepted = int(_fresh(ws, target.name, ok).count().execute())
+            report.updated = report.changed if spec.mode == "update" else 0
+        report.duplicates = n_ok - report.accepted - report.updated
         report.seconds = round(time.perf_counter() - t0, 2)
         return report
 
@@ -393,11 +457,25 @@ def _write(
     now = utcnow()
     con.raw_sql("BEGIN TRANSACTION")
     try:
+        if spec.mode == "replace":
+            report.replaced = ws.count(target.name)
+            con.raw_sql(f'DELETE FROM "{target.name}"')
+        elif spec.mode == "update" and changes is not None and report.changed:
+            report.updated = _apply_changes(ws, target, changes)
         report.accepted = _insert_new(ws, target.name, ok)
-        report.duplicates = n_ok - report.accepted
+        report.duplicates = n_ok - report.accepted - report.updated
         if spec.derive is not None:
             for name, expr in spec.derive(ok).items():
                 report.derived[name] = _insert_new(ws, name, expr)
+        links = []
+        if spec.alias is not None:
+            links.append(_identity_links(staged, f"{raw.path.name}: {spec.alias}"))
+        if target.name == "users":
+            links.append(_shared_pii_links(ws))
+        if links:
+            linked = sum(_insert_new(ws, "identities", expr) for expr in links)
+            if linked or spec.alias is not None:
+                report.derived["identities"] = linked
         if not earlier:  # the same file's rejects are already there
             _write_rejects(ws, staged, bad_parse, ingest_id, str(raw.path), target.name, now)
         report.seconds = round(time.perf_counter() - t0, 2)
@@ -427,6 +505,154 @@ def _write(
     if not report.balanced:  # by construction; a broken invariant is a bug, say so loudly
         raise AssertionError(f"ingest counts do not add up: {report}")
     return report
+
+
+def _provided(target: schema.Table, ok: ir.Table) -> list[str]:
+    """The target's non-key columns this file carries."""
+    return [c for c in target.names if c in ok.columns and c not in target.key]
+
+
+def _changes(ws: Workspace, target: schema.Table, ok: ir.Table) -> ir.Table | None:
+    """Rows of ``ok`` whose key is stored with other values in a column the file carries:
+    the new row, with the stored one beside it (columns ``_old_*``)."""
+    provided = _provided(target, ok)
+    if not provided or not ws.count(target.name):
+        return None
+    stored = ws.table(target.name)
+    old = stored.select(
+        **{f"_old_{c}": stored[c] for c in target.key},
+        **{f"_old_{c}": stored[c] for c in provided},
+    )
+    new = ok.select(*target.key, **{c: ok[c].cast(_ibis_type(target.column(c))) for c in provided})
+    joined = new.join(old, [new[k] == old[f"_old_{k}"] for k in target.key])
+    differs = functools.reduce(
+        operator.or_, [~joined[c].identical_to(joined[f"_old_{c}"]) for c in provided]
+    )
+    return joined.filter(differs)
+
+
+def _change_example(ws: Workspace, target: schema.Table, changes: ir.Table) -> dict[str, Any]:
+    row = changes.limit(1).to_pyarrow().to_pylist()[0]
+    example: dict[str, Any] = {k: row[k] for k in target.key}
+    for name in [c for c in changes.columns if not c.startswith("_old_")]:
+        if name not in target.key and row[name] != row[f"_old_{name}"]:
+            example[name] = {"stored": row[f"_old_{name}"], "new": row[name]}
+    plain: dict[str, Any] = json.loads(json.dumps(example, default=str))
+    return plain
+
+
+def _apply_changes(ws: Workspace, target: schema.Table, changes: ir.Table) -> int:
+    """Write the changed rows: the file's values where it has them, the stored ones in the
+    columns it does not carry. Returns how many rows changed."""
+    stored = ws.table(target.name)
+    new_cols = [c for c in changes.columns if not c.startswith("_old_")]
+    keys = changes.select(*target.key)
+    fresh = changes.select(*new_cols)
+    kept = stored.semi_join(keys, list(target.key))
+    kept = kept.select(*[c for c in stored.columns if c in target.key or c not in new_cols])
+    rows = kept.join(fresh, list(target.key)).select(*stored.columns)
+    name = ibis.util.gen_name("changed")
+    ws.con.create_table(name, rows, temp=True)
+    try:
+        on = " AND ".join(f't."{k}" = c."{k}"' for k in target.key)
+        ws.con.raw_sql(f'DELETE FROM "{target.name}" AS t USING "{name}" AS c WHERE {on}')
+        ws.con.raw_sql(f'INSERT INTO "{target.name}" SELECT * FROM "{name}"')
+        return ws.count(name)
+    finally:
+        ws.con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+
+
+def _person_id_hint(raw: RawSource, spec: Spec, ignored: list[str]) -> list[str]:
+    """Say so when user_id is unique per row but an unused id-like column repeats: the file
+    probably names each row (order) by a new id, and the person by that column."""
+    source = spec.columns.get("user_id")
+    candidates = [
+        c for c in ignored
+        if c != spec.alias and ("id" in c.lower() or "unique" in c.lower() or "编号" in c)
+    ]  # fmt: skip
+    if not isinstance(source, str) or not candidates:
+        return []
+    t = raw.table
+    counts = t.aggregate(
+        rows=t.count(), ids=t[source].nunique(), **{f"c{i}": t[c].nunique()
+                                                    for i, c in enumerate(candidates)}
+    ).to_pyarrow().to_pylist()[0]  # fmt: skip
+    rows, ids = int(counts["rows"]), int(counts["ids"])
+    if rows < 100 or ids < 0.99 * rows:
+        return []
+    for i, column in enumerate(candidates):
+        people = int(counts[f"c{i}"] or 0)
+        if 0 < people < 0.95 * rows:
+            return [
+                f"every row has its own {source} ({ids:,}), but {column} repeats ({people:,} "
+                f"values): if {column} is the person, link the ids to it with a mapping "
+                f'([columns] user_id = "{column}" and [identity] alias = "{source}"; see '
+                "docs/ingest.md)"
+            ]
+    return []
+
+
+#: PII columns whose shared pseudonym makes two customer ids one person
+SHARED_PII = ("phone", "email")
+
+
+def _shared_pii_links(ws: Workspace) -> ir.Table:
+    """Customers with the same phone or e-mail (pseudonymised alike) are one person, and so
+    is any chain of them (a phone shared with one, an e-mail with another): each id links to
+    the smallest user_id of its connected group."""
+    import numpy as np
+    import pyarrow as pa
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    users = ws.table("users")
+    pairs = []
+    for column in SHARED_PII:
+        have = users.filter(users[column].notnull())
+        shared = have.group_by(column).aggregate(n=have.count()).filter(ibis._.n > 1)
+        pairs.append(
+            have.semi_join(shared, column).select(
+                "user_id", key=ibis.literal(f"{column}:") + have[column]
+            )
+        )
+    edges = ibis.union(*pairs).to_pyarrow()
+    ids = np.unique(edges.column("user_id").to_numpy(zero_copy_only=False).astype(str))
+    keys = np.unique(edges.column("key").to_numpy(zero_copy_only=False).astype(str))
+    empty = pa.table({"alias": pa.array([], pa.string()), "person": pa.array([], pa.string()),
+                      "source": pa.array([], pa.string())})  # fmt: skip
+    if len(ids):
+        u = np.searchsorted(ids, edges.column("user_id").to_numpy(zero_copy_only=False))
+        k = len(ids) + np.searchsorted(keys, edges.column("key").to_numpy(zero_copy_only=False))
+        n = len(ids) + len(keys)
+        graph = coo_matrix((np.ones(len(u)), (u, k)), shape=(n, n))
+        _, component = connected_components(graph, directed=False)
+        component = component[: len(ids)]
+        # ids are sorted, so the first of each component is its smallest user_id
+        groups, first_of = np.unique(component, return_index=True)
+        first = np.empty(component.max() + 1, dtype=np.int64)
+        first[groups] = first_of
+        person = ids[first[component]]
+        linked = person != ids
+        empty = pa.table({"alias": ids[linked], "person": person[linked],
+                          "source": ["shared phone or e-mail"] * int(linked.sum())})  # fmt: skip
+    name = ibis.util.gen_name("pii_links")
+    raw = ws.con.con  # Arrow in through DuckDB's own scan (ibis's memtables cannot, here)
+    raw.register(f"{name}_arrow", empty)
+    try:
+        raw.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM "{name}_arrow"')
+    finally:
+        raw.unregister(f"{name}_arrow")
+    return ws.con.table(name)
+
+
+def _identity_links(staged: ir.Table, source: str) -> ir.Table:
+    """alias -> person from every accepted row (duplicates of a person included: each names
+    another alias), one link per alias."""
+    rows = staged.filter(
+        staged._reason.isnull(), staged._alias.notnull(), staged._alias != staged.user_id
+    )
+    links = rows.group_by(alias=rows._alias).aggregate(person=rows.user_id.min())
+    return links.mutate(source=ibis.literal(source))
 
 
 def _ibis_type(col: schema.Column) -> dt.DataType:

@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import ibis.expr.types as ir
 
@@ -51,6 +51,16 @@ class Spec:
     derive: Derive | None = None
     #: the time zone the data's shop is in, to compare with the workspace's
     shop_timezone: str | None = None
+    #: recognise the headers of the columns ``columns`` does not name (a mapping file or
+    #: ``--table``; presets name every column they read)
+    recognise: bool = False
+    #: what to do with rows whose key is stored already: ``insert`` keeps the stored row
+    #: (and counts the changed ones), ``update`` applies the changes, ``replace`` empties the
+    #: table first
+    mode: Literal["insert", "update", "replace"] = "insert"
+    #: a source column holding another id of the same person as ``user_id`` (a per-order
+    #: customer id, a member id): each row links it to the person in ``identities``
+    alias: str | None = None
     description: str = ""
 
 
@@ -74,6 +84,13 @@ _COMMON = {
 }  # fmt: skip
 
 _SYNONYMS: dict[str, dict[str, list[str]]] = {
+    "identities": {
+        "alias": ["alias", "alias_id", "customer_id", "customerid", "order_customer_id",
+                  "device_id", "别名", "别名id"],
+        "person": ["person", "person_id", "customer_unique_id", "unique_id", "user_id",
+                   "member_id", "客户唯一id", "用户id", "会员id"],
+        "source": ["source", "来源"],
+    },
     "users": {
         "user_id": _COMMON["user_id"],
         "signup_ts": ["signup_ts", "signup_time", "register_time", "registered_at",
@@ -227,6 +244,8 @@ def load_mapping(path: str | Path) -> Spec:
         "交易成功" = "completed"
         [constants]          # optional: a value for every row
         channel = "tmall"
+        [identity]           # optional: another id of the person in each row
+        alias = "customer_id"
     """
     path = Path(path)
     try:
@@ -235,11 +254,11 @@ def load_mapping(path: str | Path) -> Spec:
         raise SchemaError(f"Mapping file {path} does not exist; check the path.") from None
     except tomllib.TOMLDecodeError as exc:
         raise SchemaError(f"Mapping file {path} is not valid TOML ({exc}).") from None
-    unknown = set(data) - {"table", "columns", "options", "values", "constants"}
+    unknown = set(data) - {"table", "columns", "options", "values", "constants", "identity"}
     if unknown:
         raise SchemaError(
             f"Mapping file {path}: unknown key {sorted(unknown)[0]!r}; the keys are table, "
-            "columns, options, values and constants."
+            "columns, options, values, constants and identity."
         )
     if "table" not in data:
         raise SchemaError(f'Mapping file {path} does not say its table; add table = "orders".')
@@ -251,6 +270,18 @@ def load_mapping(path: str | Path) -> Spec:
                 f"Mapping file {path}: {target.name} has no column {key!r}; its columns are "
                 f"{', '.join(target.names)}."
             )
+    identity = dict(data.get("identity", {}))
+    alias = identity.pop("alias", None)
+    if identity or (alias is not None and not isinstance(alias, str)):
+        raise SchemaError(
+            f'Mapping file {path}: [identity] takes one key, alias = "SOURCE COLUMN" (the '
+            "column with another id of the person that user_id names)."
+        )
+    if alias is not None and "user_id" not in target.names:
+        raise SchemaError(
+            f"Mapping file {path}: [identity] links ids to a user_id, and {target.name} has "
+            "no user_id; use it in a users, orders, events or reviews mapping."
+        )
     options = dict(data.get("options", {}))
     read_opts = {k: options.pop(k) for k in list(options) if k in _READ_KEYS}
     if "names" in read_opts:
@@ -272,4 +303,6 @@ def load_mapping(path: str | Path) -> Spec:
         },
         ts_format=ts_format,
         timezone=timezone,
+        alias=alias,
+        recognise=True,
     )

@@ -3,11 +3,16 @@
 Each parser takes a text column and returns the typed column, null where the text does not
 parse; validation compares the two to say which value failed and why. Timestamps get one
 format per column, detected from a sample (or given), so that ``3/4/2024`` means the same
-day in every row of a file instead of whatever each row happens to fit.
+day in every row of a file instead of whatever each row happens to fit. A column that mixes
+known formats (ISO dates and ``15/03/2024``) reads each value in its own format; a value that
+two of them read as different days (``03/04/2024`` in a file with day-first and month-first
+dates) is null, and rejected with a hint naming ``--ts-format``.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 
 import ibis
@@ -126,15 +131,35 @@ class TimestampFormat:
 
     format: str
     timezone: str
+    #: more formats the column holds, tried in order after ``format``
+    also: tuple[str, ...] = ()
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return (self.format, *self.also)
 
     def parse(self, text: ir.StringValue) -> ir.TimestampValue:
         """The instant in UTC (a naive timestamp, the warehouse's convention)."""
-        fmt = self.format
+        if not self.also:
+            return self._parse_one(self.format, text)
+        parsed = {f: self._parse_one(f, text) for f in self.formats}
+        value = ibis.coalesce(*parsed.values())
+        ambiguous = [
+            parsed[a].notnull() & parsed[b].notnull() & (parsed[a] != parsed[b])
+            for a, b in _swapped_pairs(self.formats)
+        ]
+        if not ambiguous:
+            return value
+        return functools.reduce(operator.or_, ambiguous).ifelse(ibis.null(dt.timestamp), value)
+
+    def _parse_one(self, fmt: str, text: ir.StringValue) -> ir.TimestampValue:
         if fmt in ("epoch_s", "epoch_ms"):
             number = text.try_cast(dt.float64)
             scale = 1_000_000 if fmt == "epoch_s" else 1_000
             ok = text.re_search(r"^\d+(\.\d+)?$")
-            return ok.ifelse(make_timestamp((number * scale).round().cast(dt.int64)), None)
+            fits = number.abs() < 9e18 / scale  # 20101201082600 is no epoch: null, not an error
+            micros = (fits.ifelse(number, 0.0) * scale).round().cast(dt.int64)
+            return (ok & fits).ifelse(make_timestamp(micros), None)
         if fmt == "iso_tz":
             return text.try_cast(UTC_TS).cast(dt.timestamp)
         local = text.try_cast(dt.timestamp) if fmt == "iso" else try_strptime(text, fmt)
@@ -146,9 +171,10 @@ class TimestampFormat:
 def detect_timestamp_format(
     sample: list[str], *, column: str, source: str, timezone: str
 ) -> TimestampFormat:
-    """The format of :data:`TS_FORMATS` that reads most values of ``sample`` (first on ties).
+    """The format of :data:`TS_FORMATS` that reads most values of ``sample`` (first on ties),
+    and the other formats that read the values it does not, most first.
 
-    Values it does not read are rejected later, each with its reason; a column that no format
+    Values no format reads are rejected later, each with its reason; a column that no format
     reads at all raises :class:`SourceError` with an example value.
     """
     values = [v.strip() for v in sample if v and v.strip()]
@@ -156,22 +182,39 @@ def detect_timestamp_format(
         return TimestampFormat("iso", timezone)
     probe = ibis.memtable({"v": values})
     candidates = [TimestampFormat(f, timezone) for f in TS_FORMATS]
-    counts = probe.aggregate(
-        **{f"f{i}": c.parse(probe.v).count() for i, c in enumerate(candidates)}
-    ).execute()
-    best, best_n = None, 0
-    for i, cand in enumerate(candidates):
-        n = int(counts[f"f{i}"].iloc[0])
-        if n > best_n and not (
-            cand.format.startswith("epoch") and not _plausible_epoch(values, cand.format)
-        ):
-            best, best_n = cand, n
-    if best is not None:
-        return best
+    table = probe.select(
+        **{f"f{i}": c.parse(probe.v).notnull() for i, c in enumerate(candidates)}
+    ).to_pyarrow()
+    reads = {
+        cand.format: {k for k, ok in enumerate(table.column(f"f{i}").to_pylist()) if ok}
+        for i, cand in enumerate(candidates)
+        if not (cand.format.startswith("epoch") and not _plausible_epoch(values, cand.format))
+    }
+    chosen: list[str] = []
+    covered: set[int] = set()
+    while len(chosen) < _MAX_FORMATS:
+        gains = {f: len(read - covered) for f, read in reads.items() if f not in chosen}
+        best = max(gains, key=lambda f: gains[f], default=None)  # first on ties
+        if best is None or gains[best] == 0:
+            break
+        chosen.append(best)
+        covered |= reads[best]
+    if chosen:
+        return TimestampFormat(chosen[0], timezone, tuple(chosen[1:]))
     raise SourceError(
         f"{source}: column {column!r} holds timestamps in no format Portrait knows "
         f"(for example {values[0]!r}); pass --ts-format, e.g. --ts-format '%Y-%m-%d %H:%M'."
     )
+
+
+#: formats one column may mix (ISO, a local form, a Chinese form, ...)
+_MAX_FORMATS = 4
+
+
+def _swapped_pairs(formats: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Pairs of ``formats`` that differ only in the order of day and month."""
+    swap = {f: f.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m") for f in formats}
+    return [(a, b) for i, a in enumerate(formats) for b in formats[i + 1 :] if swap[a] == b]
 
 
 def _plausible_epoch(values: list[str], fmt: str) -> bool:

@@ -3,30 +3,41 @@
 Every reader yields the same thing: an Ibis table whose columns are the source's columns as
 text (nothing converted yet, so nothing is lost before validation can say why) and the
 row's position among the data rows, from 1: a ``_row`` column, or for CSV the order of the
-scan, which :func:`number_rows` turns into ``_row`` once the rows are in a table. Rows the
-CSV parser itself cannot split (a stray quote, too many fields, bytes that are not text in
-the encoding) are returned
-as parse rejects with their line and raw text, never dropped.
+scan, which :func:`number_rows` turns into ``_row`` once the rows are in a table. For text
+files ``_row`` is the physical line of the file where the row starts (the header is line 1),
+the same numbering as the rows the parser itself cannot split (a stray or unterminated
+quote, too many fields, bytes that are not text in the encoding): those are returned as
+parse rejects with their line and raw text, never dropped.
 
-CSV goes through DuckDB's own reader (parallel, quoted multi-line fields, gzip); DuckDB knows
-UTF-8, UTF-16 and latin-1, so GBK/GB18030 exports are transcoded to UTF-8 first, streaming.
-JSON lines are parsed line by line so that one broken line is a reject, not a failed file.
+CSV is read line-true. A fast byte scan counts the physical lines, blank lines and newlines
+inside quoted fields; when every line is one row, DuckDB's own reader reads the file
+(parallel, gzip) and its rows plus its rejects must add up to the lines counted. Otherwise
+(quoted fields spanning lines, an unterminated quote, NUL bytes, blank lines, a sniffer that
+fails, or counts that do not add up) a line-true splitter reads the file: a line that cannot
+be split is a reject of its own and reading resumes at the next line, so one broken quote
+never swallows the rest of the file. DuckDB knows UTF-8 and latin-1; other encodings
+(GBK/GB18030, UTF-16) are transcoded to UTF-8 first, streaming. JSON lines are parsed line by
+line so that one broken line is a reject, not a failed file.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import io
 import json
 import logging
+import re
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
 
 from portrait.errors import SourceError
@@ -36,6 +47,8 @@ log = logging.getLogger(__name__)
 Format = Literal["auto", "csv", "jsonl", "parquet", "excel", "lines"]
 
 _SAMPLE_BYTES = 1 << 20
+#: the first bytes of an OLE2 compound file: an old binary Excel workbook (.xls)
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _EXTENSIONS: dict[str, str] = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -77,6 +90,9 @@ class ReadOptions:
     names: tuple[str, ...] | None = None
     quote: str = '"'
     sheet: str | None = None
+    #: read every line in Python rather than with DuckDB's parallel reader (slower, and what
+    #: happens anyway when the fast path's counts do not add up)
+    line_true: bool = False
 
 
 @dataclass
@@ -93,6 +109,10 @@ class RawSource:
     rejects_table: str | None = None
     #: rows other readers refused: dicts of row_number, raw, reason
     extra_rejects: list[dict[str, Any]] = field(default_factory=list)
+    #: CSV read by DuckDB directly: lines before the first data row, and the data rows
+    #: (rows plus parser rejects) the byte scan counted, to reconcile with what DuckDB read
+    header_lines: int = 0
+    expected_rows: int | None = None
     _cleanup: list[Path] = field(default_factory=list)
 
     def close(self) -> None:
@@ -122,37 +142,58 @@ def _head(path: Path, size: int = _SAMPLE_BYTES) -> bytes:
 def detect_format(path: Path) -> str:
     """The format from the content's magic bytes, then from the file extension."""
     with path.open("rb") as fh:
-        magic = fh.read(4)
-    if magic == b"PAR1":
+        magic = fh.read(8)
+    if magic[:4] == b"PAR1":
         return "parquet"
-    if magic[:4] == b"PK\x03\x04":
-        return "excel"
+    if magic[:4] == b"PK\x03\x04" or magic == _OLE2_MAGIC:
+        return "excel"  # whatever its name says: an .xlsx (zip) or an old .xls (OLE2)
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".gz", ".gzip"):
         suffixes = suffixes[:-1]
     if suffixes and suffixes[-1] == ".xls":
-        raise SourceError(
-            f"{path} is an old binary Excel (.xls) file; save it as .xlsx or CSV and try again."
-        )
+        return "excel"
     return _EXTENSIONS.get(suffixes[-1] if suffixes else "", "csv")
 
 
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
+
+
 def _looks_binary(sample: bytes) -> int | None:
-    """Offset of the first byte that no text file would hold, or None."""
+    """Offset of the first byte no text file would hold, if such bytes are more than 2% of
+    the sample (a few NUL bytes in an export are broken lines, not a binary file); else
+    None."""
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
-    for i, b in enumerate(sample[:65536]):
-        if b == 0 or (b < 32 and b not in (9, 10, 12, 13, 27)):
-            return i
-    return None
+    head = sample[:65536]
+    bad = len(head) - len(head.translate(None, _CONTROL))
+    if bad == 0 or bad * 50 <= len(head):
+        return None
+    return next(i for i, b in enumerate(head) if b in _CONTROL)
 
 
 def _valid_utf8(sample: bytes, complete: bool) -> bool:
+    """Whether ``sample`` is UTF-8, or nearly: a few lines that are not (GBK lines pasted into
+    a UTF-8 export, a broken byte) are rejects of their own, not a reason to read every other
+    line in the wrong encoding."""
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
     except UnicodeDecodeError:
-        return False
-    return True
+        pass
+    else:
+        return True
+    lines = sample.split(b"\n")
+    if not complete:
+        lines = lines[:-1]  # may be cut in the middle of a character
+    non_ascii = bad = 0
+    for line in lines:
+        if line.isascii():
+            continue
+        non_ascii += 1
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            bad += 1
+    return non_ascii >= 5 and bad * 5 <= non_ascii
 
 
 def detect_encoding(sample: bytes, *, complete: bool = False) -> str:
@@ -262,36 +303,197 @@ _REJECT_REASONS = {
 
 
 def _read_csv(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawSource:
-    encoding, _ = _text_encoding(path, options)
+    encoding, sample = _text_encoding(path, options)
     cleanup: list[Path] = []
-    target = path
-    if encoding not in _DUCKDB_ENCODINGS:
-        target = _transcode(path, encoding)
+    target, text_encoding = path, encoding
+    if encoding not in ("utf-8", "latin-1"):  # DuckDB and the byte scan need single-byte "\n"
+        target, text_encoding = _transcode(path, encoding), "utf-8"
         cleanup.append(target)
+        sample = _head(target)
+    quote = options.quote
+    head_lines = _sample_lines(sample, text_encoding)
+    delimiter = options.delimiter or sniff_delimiter(head_lines, quote=quote)
+    scan = scan_lines(target, quote=quote)
+    header_lines = 1 if options.header else 0
+    raw: RawSource | None = None
+    if delimiter != WHITESPACE and not options.line_true and scan.line_simple:
+        raw = _read_csv_duckdb(con, path, target, text_encoding, delimiter, options)
+        if raw is not None:
+            raw.header_lines = header_lines
+            raw.expected_rows = scan.lines - scan.blank - header_lines
+    if raw is None:
+        log.info("%s: reading line by line (%s)", path.name, scan)
+        raw = _read_csv_lines(con, path, target, text_encoding, delimiter, options)
+    raw.encoding = encoding
+    raw._cleanup.extend(cleanup)
+    return raw
+
+
+#: ``--delimiter whitespace``: columns separated by runs of spaces or tabs
+WHITESPACE = "whitespace"
+_DELIMITERS = (",", "\t", ";", "|")
+_WIDE_GAP = re.compile(r" {2,}|\t")
+_ANY_GAP = re.compile(r"\s+")
+#: a quoted field may span at most this many lines; an open quote that does not close
+#: within them (into a row of the right width) is a broken line, not a multi-line field
+_MAX_SPAN = 200
+
+
+@dataclass(frozen=True)
+class LineScan:
+    """What a byte scan of a text file counted, independently of any CSV parser."""
+
+    #: physical lines, a last line without a newline included
+    lines: int
+    #: newlines inside quoted fields (by the parity of the quotes before them)
+    embedded: int
+    #: blank lines outside quoted fields, and how many of them end the file
+    blank: int
+    trailing_blank: int
+    #: a quote still open at the end of the file, NUL bytes anywhere
+    open_at_end: bool
+    nul: bool
+
+    @property
+    def line_simple(self) -> bool:
+        """Every line is one row: DuckDB's rows and rejects can be mapped to lines."""
+        return (
+            self.embedded == 0
+            and self.blank == self.trailing_blank
+            and not self.open_at_end
+            and not self.nul
+        )
+
+
+def scan_lines(path: Path, *, quote: str = '"') -> LineScan:
+    """Count the physical lines of ``path`` (decompressed) with vectorised byte scans."""
+    q = quote.encode("latin-1")[0] if quote else None
+    lines = embedded = blank = trailing = 0
+    inside = nul = False
+    rest = b""
+    with _open_bytes(path) as fh:
+        while True:
+            chunk = fh.read(1 << 23)
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            piece, rest = data[:cut], data[cut:]
+            if piece:
+                if not piece.endswith(b"\n"):
+                    piece += b"\n"  # the last line, without its newline
+                nul = nul or b"\x00" in piece
+                was_inside = inside
+                arr = np.frombuffer(piece, np.uint8)
+                ends = np.flatnonzero(arr == 10)
+                starts = np.concatenate(([0], ends[:-1] + 1))
+                length = ends - starts
+                empty = (length == 0) | ((length == 1) & (arr[starts] == 13))
+                if q is not None and q in piece:
+                    quotes = np.flatnonzero(arr == q)
+                    odd = (np.searchsorted(quotes, ends) + int(inside)) % 2 == 1
+                    inside = bool((len(quotes) + int(inside)) % 2)
+                elif inside:
+                    odd = np.ones(len(ends), bool)
+                else:
+                    odd = np.zeros(len(ends), bool)
+                embedded += int(odd.sum())
+                # a blank line is one that starts outside quotes: after a newline that is
+                # not embedded (the first line of the piece follows the previous piece's)
+                outside = np.concatenate(([not was_inside], ~odd[:-1]))
+                is_blank = empty & outside
+                blank += int(is_blank.sum())
+                nonblank = np.flatnonzero(~is_blank)
+                trailing = (
+                    len(ends) - 1 - int(nonblank[-1]) if len(nonblank) else trailing + len(ends)
+                )
+                lines += len(ends)
+            if not chunk:
+                break
+    return LineScan(lines, embedded, blank, trailing, inside, nul)
+
+
+def _sample_lines(sample: bytes, encoding: str, limit: int = 200) -> list[str]:
+    """The first non-blank lines of the sample, decoded leniently (for sniffing only)."""
+    text = sample.decode(encoding, errors="replace").lstrip("\ufeff")
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    if len(sample) >= _SAMPLE_BYTES:
+        lines = lines[:-1]
+    return [ln for ln in lines if ln.strip()][:limit]
+
+
+def _split_line(line: str, delimiter: str, quote: str) -> list[str] | None:
+    """The fields of one line, or None when it holds an open quote or a malformed one."""
+    if delimiter == WHITESPACE:
+        return _split_whitespace(line)
+    if delimiter == " ":  # runs of any whitespace
+        return line.split()
+    if not quote or quote not in line:
+        return line.split(delimiter)
+    try:
+        return next(csv.reader([line], delimiter=delimiter, quotechar=quote, strict=True), [])
+    except csv.Error:
+        return None
+
+
+def _split_whitespace(line: str, gap: re.Pattern[str] = _WIDE_GAP) -> list[str]:
+    return gap.split(line.strip())
+
+
+def sniff_delimiter(lines: list[str], *, quote: str = '"') -> str:
+    """The delimiter that splits most sample lines into as many fields as the first line.
+
+    Each line is split on its own, so a stray or unterminated quote spoils one line, not the
+    guess. Space-aligned columns are :data:`WHITESPACE`; a file of one column is ``,``.
+    """
+    if not lines:
+        return ","
+    best, best_score = ",", (0.0, 0)
+    for cand in _DELIMITERS:
+        counts = [len(f) if (f := _split_line(ln, cand, quote)) else 0 for ln in lines]
+        width = counts[0]
+        if width < 2:
+            continue
+        score = (sum(c == width for c in counts) / len(counts), width)
+        if score > best_score:
+            best, best_score = cand, score
+    if best_score[0] >= 0.5:
+        return best
+    for gap in (_WIDE_GAP, _ANY_GAP):
+        counts = [len(_split_whitespace(ln, gap)) for ln in lines]
+        if counts[0] >= 2 and sum(c == counts[0] for c in counts) >= 0.9 * len(counts):
+            return WHITESPACE
+    return best
+
+
+def _read_csv_duckdb(
+    con: ibis.BaseBackend,
+    path: Path,
+    target: Path,
+    encoding: str,
+    delimiter: str,
+    options: ReadOptions,
+) -> RawSource | None:
+    """DuckDB's parallel reader on a file whose every line is one row; None if it fails."""
     name = ibis.util.gen_name("src")
     kwargs: dict[str, Any] = {
         "all_varchar": True,
         "header": options.header,
+        "delim": delimiter,
         "quote": options.quote,
+        "escape": options.quote,
         "ignore_errors": True,
         "store_rejects": True,
         "rejects_table": f"{name}_errors",
         "rejects_scan": f"{name}_scans",
-        "encoding": _DUCKDB_ENCODINGS.get(encoding, "utf-8"),
+        "encoding": encoding,
         "max_line_size": 16 << 20,
     }
-    if options.delimiter is not None:
-        kwargs["delim"] = options.delimiter
     if options.names:
         kwargs["names"] = list(options.names)
     try:
         view = con.read_csv(str(target), table_name=name, **kwargs)
-        delimiter = options.delimiter or _sniffed_delimiter(con, target, kwargs)
-    except Exception as exc:  # DuckDB's sniffer: not a table it can read
-        raise SourceError(
-            f"{path} could not be read as CSV ({str(exc).splitlines()[0]}); "
-            "check --delimiter and --encoding."
-        ) from None
+    except Exception as exc:  # DuckDB's sniffer: the line-true reader takes over
+        log.info("%s: DuckDB could not read it (%s)", path.name, str(exc).splitlines()[0])
+        return None
     # no _row here: a window over the scan would serialise it. DuckDB keeps insertion order,
     # so the row number is the rowid of the first table made from this view (see number_rows)
     return RawSource(
@@ -299,24 +501,169 @@ def _read_csv(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawSou
         table=view,
         columns=list(view.columns),
         format="csv",
-        encoding=encoding,
         delimiter=delimiter,
         rejects_table=f"{name}_errors",
-        _cleanup=cleanup,
     )
 
 
-def _sniffed_delimiter(con: ibis.BaseBackend, target: Path, kwargs: dict[str, Any]) -> str | None:
-    opts: dict[str, Any] = {k: kwargs[k] for k in ("encoding", "quote", "header") if k in kwargs}
-    res = con.con.execute(
-        "SELECT Delimiter FROM sniff_csv($path, encoding := $encoding, quote := $quote, "
-        "header := $header, sample_size := 4096)",
-        {"path": str(target), **opts},
-    ).fetchone()
-    return res[0] if res else None
+def _read_csv_lines(
+    con: ibis.BaseBackend,
+    path: Path,
+    target: Path,
+    encoding: str,
+    delimiter: str,
+    options: ReadOptions,
+) -> RawSource:
+    """Line-true reading: every physical line is part of exactly one row or one reject.
+
+    The rows are written to a temporary CSV with their first line as ``_row`` and read back
+    by DuckDB, so that the rest of the ingest sees the same staged table either way.
+    """
+    quote = options.quote
+    with _open_bytes(target) as src:
+        data = src.read()
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    rejects: list[dict[str, Any]] = []
+
+    def reject(number: int, text: str, why: str) -> None:
+        rejects.append(
+            {
+                "row_number": number,
+                "raw": json.dumps({"line": text[:2000]}, ensure_ascii=False),
+                "reason": f"line {number} of the file {why}",
+            }
+        )
+
+    def decode(number: int) -> str | None:
+        b = raw_lines[number - 1]
+        if b.endswith(b"\r"):
+            b = b[:-1]
+        try:
+            text = b.decode(encoding)
+        except UnicodeDecodeError:
+            reject(
+                number, b.decode(encoding, errors="replace"), _REJECT_REASONS["INVALID ENCODING"]
+            )
+            return None
+        if "\x00" in text:
+            reject(number, text.replace("\x00", "\\0"), "holds a NUL byte")
+            return None
+        return text.lstrip("\ufeff")  # a BOM at a line's start: files joined end to end
+
+    names = list(options.names) if options.names else None
+    first = 1
+    if options.header:
+        header_text = ""
+        while first <= len(raw_lines) and not header_text.strip():
+            b = raw_lines[first - 1].rstrip(b"\r")
+            header_text = b.decode(encoding, errors="replace").lstrip("\ufeff")
+            first += 1
+        header = _split_line(header_text, delimiter, quote)
+        if header is None:
+            header = next(csv.reader([header_text], delimiter=delimiter, quotechar=quote), [])
+        if delimiter == WHITESPACE and len(header) < 2:  # single spaces between columns
+            delimiter = " "
+            header = header_text.split()
+        if names is None:
+            names = [h.strip() or f"column{i}" for i, h in enumerate(header)]
+    if names is None:  # no header, no names: as wide as most of the first lines
+        sample = [raw_lines[k].rstrip(b"\r").decode(encoding, errors="replace")
+                  for k in range(min(len(raw_lines), 200))]  # fmt: skip
+        widths = Counter(len(f) for ln in sample if (f := _split_line(ln, delimiter, quote)))
+        names = [f"column{k}" for k in range(widths.most_common(1)[0][0] if widths else 1)]
+    width = len(names)
+    out = Path(tempfile.mkstemp(prefix="portrait-", suffix=".csv")[1])
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["_row", *names])
+        i = first
+        n = len(raw_lines)
+        while i <= n:
+            text = decode(i)
+            if text is None:
+                i += 1
+                continue
+            if not text.strip():
+                i += 1  # a blank line is not a row
+                continue
+            fields = _split_line(text, delimiter, quote)
+            span = 1
+            if fields is None and text.count(quote) % 2:
+                fields, span = _multi_line(text, raw_lines, i, encoding, delimiter, quote, width)
+            if fields is None:
+                why = (
+                    "has an unterminated quote"
+                    if text.count(quote) % 2
+                    else "has a quote in the middle of a quoted field"
+                )
+                reject(i, text, why)
+            elif len(fields) != width:
+                more = len(fields) > width
+                reject(i, text, _REJECT_REASONS["TOO MANY COLUMNS" if more else "MISSING COLUMNS"])
+            else:
+                writer.writerow([i, *fields])
+            i += span
+    name = ibis.util.gen_name("src")
+    view = con.read_csv(
+        str(out), table_name=name, all_varchar=True, header=True, delim=",", quote='"',
+        escape='"', auto_detect=True, max_line_size=16 << 20,
+    )  # fmt: skip
+    cols = [c for c in view.columns if c != "_row"]
+    staged = view.select(_row=view["_row"].cast("int64"), **{c: view[c] for c in cols})
+    return RawSource(
+        path=path,
+        table=staged,
+        columns=cols,
+        format="csv",
+        delimiter=WHITESPACE if delimiter == " " else delimiter,
+        extra_rejects=rejects,
+        _cleanup=[out],
+    )
 
 
-def number_rows(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
+def _multi_line(
+    text: str,
+    raw_lines: list[bytes],
+    i: int,
+    encoding: str,
+    delimiter: str,
+    quote: str,
+    width: int,
+) -> tuple[list[str] | None, int]:
+    """A quoted field that continues on the next lines: the row and how many lines it spans,
+    or (None, 1) when the quote does not close within :data:`_MAX_SPAN` lines into a row of
+    the right width (then line ``i`` alone is a reject)."""
+    parts = [text]
+    open_quotes = text.count(quote) % 2 == 1
+    for j in range(i + 1, min(i + _MAX_SPAN, len(raw_lines) + 1)):
+        try:
+            more = raw_lines[j - 1].rstrip(b"\r").decode(encoding)
+        except UnicodeDecodeError:
+            return None, 1
+        parts.append(more)
+        if more.count(quote) % 2:
+            open_quotes = not open_quotes
+        if open_quotes:
+            if quote not in more and len(_split_line(more, delimiter, quote) or ()) == width:
+                return None, 1  # a whole row of its own: the quote on line i is broken
+            continue
+        try:
+            rows = list(
+                csv.reader(
+                    io.StringIO("\n".join(parts)), delimiter=delimiter, quotechar=quote, strict=True
+                )  # fmt: skip
+            )
+        except csv.Error:
+            return None, 1
+        if len(rows) == 1 and len(rows[0]) == width:
+            return rows[0], j - i + 1
+        return None, 1
+    return None, 1
+
+
+def number_rows(con: ibis.BaseBackend, expr: ir.Table, raw: RawSource | None = None) -> ir.Table:
     """Materialise ``expr`` as a temporary table and add ``_row`` from its row ids.
 
     DuckDB preserves insertion order (``preserve_insertion_order``, on by default), so the
@@ -326,20 +673,62 @@ def number_rows(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
         return expr
     name = ibis.util.gen_name("rows")
     con.create_table(name, expr, temp=True)
-    return with_row_ids(con, name)
+    return with_row_ids(con, name, raw)
 
 
-def with_row_ids(con: ibis.BaseBackend, table: str) -> ir.Table:
-    """Table ``table`` with ``_row`` = its row id + 1 (its insertion order)."""
-    return con.sql(f'SELECT rowid + 1 AS _row, * FROM "{table}"')
+class LinesUnaccounted(Exception):  # noqa: N818 - a signal to re-read, not an error
+    """DuckDB's rows and rejects do not add up to the lines the byte scan counted: the
+    caller reads the file again line-true (``ReadOptions(line_true=True)``)."""
+
+
+#: more parser rejects than this in a file DuckDB read: number its rows line-true instead
+_MAX_MAPPED_REJECTS = 1000
+
+
+def with_row_ids(con: ibis.BaseBackend, table: str, raw: RawSource | None = None) -> ir.Table:
+    """Table ``table`` with ``_row`` = the file line where each row starts.
+
+    Without ``raw`` (or for a source without line counts) that is its row id + 1 (its
+    insertion order). For a CSV read by DuckDB, whose every line is one row, the header and
+    the lines the parser refused are skipped; and the rows plus those rejects must add up to
+    the lines the byte scan counted, else :class:`LinesUnaccounted` is raised.
+    """
+    if raw is None or raw.expected_rows is None or raw.rejects_table is None:
+        return con.sql(f'SELECT rowid + 1 AS _row, * FROM "{table}"')
+    lines = _reject_lines(con, raw)
+    n = con.con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+    rows = int(n[0]) if n else 0
+    if rows + len(lines) != raw.expected_rows or len(lines) > _MAX_MAPPED_REJECTS:
+        raise LinesUnaccounted(
+            f"{raw.path.name}: {rows} rows + {len(lines)} rejects, {raw.expected_rows} lines"
+        )
+    first = raw.header_lines + 1
+    if not lines:
+        return con.sql(f'SELECT rowid + {first} AS _row, * FROM "{table}"')
+    # row r (from 0) is on line r + first + the number of rejected lines before it; reject j
+    # (from 0) on line l has l - first - j rows before it
+    gaps = ", ".join(str(line - first - j) for j, line in enumerate(lines))
+    return con.sql(
+        f"SELECT rowid + {first} + len(list_filter([{gaps}], g -> g <= rowid)) AS _row, * "
+        f'FROM "{table}"'
+    )
+
+
+def _reject_lines(con: ibis.BaseBackend, raw: RawSource) -> list[int]:
+    rows = con.con.execute(
+        f'SELECT DISTINCT line FROM "{raw.rejects_table}" ORDER BY line'
+    ).fetchall()
+    return [int(r[0]) for r in rows]
 
 
 def parse_rejects(con: ibis.BaseBackend, raw: RawSource) -> list[dict[str, Any]]:
-    """Rows the CSV parser refused; read them after the staged table has been scanned."""
+    """Rows the CSV parser refused, one per line; read them after the staged table has been
+    scanned."""
     if raw.rejects_table is None:
         return raw.extra_rejects
     rows = con.con.execute(
-        f'SELECT DISTINCT line, error_type, csv_line FROM "{raw.rejects_table}" ORDER BY line'
+        f'SELECT line, min(error_type), min(csv_line) FROM "{raw.rejects_table}" '
+        "GROUP BY line ORDER BY line"
     ).fetchall()
     out = list(raw.extra_rejects)
     for line, error_type, csv_line in rows:
@@ -380,8 +769,9 @@ def _as_text(value: Any) -> str | None:
     return str(value)
 
 
-def _register(con: ibis.BaseBackend, table: pa.Table) -> ir.Table:
-    rows = pa.array(range(1, table.num_rows + 1), pa.int64())
+def _register(con: ibis.BaseBackend, table: pa.Table, numbers: list[int] | None = None) -> ir.Table:
+    """``table`` as a view, with ``_row``: ``numbers`` (file lines), or 1, 2, ..."""
+    rows = pa.array(numbers or range(1, table.num_rows + 1), pa.int64())
     table = table.add_column(0, "_row", rows)
     name = ibis.util.gen_name("src")
     con.con.register(name, table)  # a view over the Arrow table, no copy
@@ -408,12 +798,13 @@ def _read_jsonl(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawS
     records: list[dict[str, Any]] = []
     bad: list[dict[str, Any]] = []
     columns: dict[str, None] = {}
+    numbers: list[int] = []
     with _open_text(path, encoding) as fh:
-        number = 0
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
-            number += 1
+            number = lineno  # rows are numbered by their line in the file, as in CSV
+            numbers.append(number)
             try:
                 obj = json.loads(line)
                 if not isinstance(obj, dict):
@@ -432,7 +823,7 @@ def _read_jsonl(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawS
             records.append({k: _as_text(v) for k, v in obj.items()})
     cols = list(columns)
     table = pa.table({c: pa.array([r.get(c) for r in records], pa.string()) for c in cols})
-    staged = _register(con, table)
+    staged = _register(con, table, numbers)
     if bad:  # the broken lines are rejects already; keep _row numbering of the file
         broken = [b["row_number"] for b in bad]
         staged = staged.filter(~staged._row.isin(broken))
@@ -451,11 +842,60 @@ def _read_parquet(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> Ra
     return RawSource(path, staged, cols, "parquet")
 
 
+def _read_xls(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawSource:
+    """An old binary workbook (.xls), read with calamine."""
+    try:
+        from python_calamine import CalamineWorkbook
+    except ImportError:  # pragma: no cover - a dependency; refuse with the fix
+        raise SourceError(
+            f"{path} is an old binary Excel (.xls) file; convert it with "
+            f"`libreoffice --headless --convert-to xlsx {path}` and ingest the .xlsx."
+        ) from None
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        names = list(book.sheet_names)
+        if options.sheet is not None and options.sheet not in names:
+            raise SourceError(
+                f"{path} has no sheet {options.sheet!r}; its sheets are {', '.join(names)}."
+            )
+        rows = book.get_sheet_by_name(options.sheet or names[0]).to_python()
+    except SourceError:
+        raise
+    except Exception as exc:
+        raise SourceError(
+            f"{path} is not a readable Excel workbook ({exc}); open it in Excel and save it "
+            "as .xlsx or CSV."
+        ) from None
+    return _sheet_rows(con, path, rows, options)
+
+
+def _sheet_rows(con: ibis.BaseBackend, path: Path, rows: Any, options: ReadOptions) -> RawSource:
+    """A sheet's rows as a source; ``_row`` is the sheet's row number (the header is 1)."""
+    header: list[str] | None = list(options.names) if options.names else None
+    body: list[list[str | None]] = []
+    numbers: list[int] = []
+    for number, values in enumerate(rows, start=1):
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            continue
+        if header is None:
+            header = [_as_text(v) or f"column{i + 1}" for i, v in enumerate(values)]
+            continue
+        body.append([_as_text(v) for v in values])
+        numbers.append(number)
+    if header is None:
+        raise SourceError(f"{path} has no rows; there is nothing to ingest.")
+    table = _string_table(body, header)
+    return RawSource(path, _register(con, table, numbers), header, "excel")
+
+
 def _read_excel(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawSource:
+    with path.open("rb") as fh:
+        if fh.read(8) == _OLE2_MAGIC:
+            return _read_xls(con, path, options)
     from openpyxl import load_workbook
 
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
+    try:  # a file object: openpyxl judges a path by its extension, Portrait by content
+        book = load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
     except Exception as exc:
         raise SourceError(f"{path} is not a readable Excel workbook ({exc}).") from None
     if options.sheet is not None and options.sheet not in book.sheetnames:
@@ -463,18 +903,7 @@ def _read_excel(con: ibis.BaseBackend, path: Path, options: ReadOptions) -> RawS
             f"{path} has no sheet {options.sheet!r}; its sheets are {', '.join(book.sheetnames)}."
         )
     sheet = book[options.sheet] if options.sheet else book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header: list[str] | None = list(options.names) if options.names else None
-    body: list[list[str | None]] = []
-    for values in rows:
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-            continue
-        if header is None:
-            header = [_as_text(v) or f"column{i + 1}" for i, v in enumerate(values)]
-            continue
-        body.append([_as_text(v) for v in values])
-    book.close()
-    if header is None:
-        raise SourceError(f"{path} has no rows; there is nothing to ingest.")
-    table = _string_table(body, header)
-    return RawSource(path, _register(con, table), header, "excel")
+    try:
+        return _sheet_rows(con, path, sheet.iter_rows(values_only=True), options)
+    finally:
+        book.close()

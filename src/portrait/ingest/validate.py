@@ -119,11 +119,15 @@ def typed_table(
             continue
         if col.vocabulary:
             text = _normalise_vocabulary(text, col.name, spec, col.vocabulary)
+        elif not tgt.table and col.name in spec.values:  # a translation, say of categories
+            text = text.substitute(dict(spec.values[col.name]), else_=text)
         texts[f"_t_{tgt.field}"] = text
         cols[tgt.field] = (tgt, col)
     checks = {f"_c{i}": predicate(raw) for i, (predicate, _) in enumerate(spec.checks)}
     carried = {f"_s{i}": raw[c] for i, c in enumerate(source_columns)}
     row = {"_row": raw._row} if "_row" in raw.columns else {}
+    if spec.alias is not None:  # another id of the person: linked in ``identities``
+        texts["_alias"] = parse.clean_text(source_text(raw, spec.alias), free_text=False)
     t1 = raw.select(**row, **carried, **texts, **checks)
 
     values = {}
@@ -134,7 +138,8 @@ def typed_table(
 
     reasons: list[Reason] = []
     for field, (tgt, col) in cols.items():
-        reasons.extend(_reasons(tgt.label, col, t2[f"_t_{field}"], t2[field], now))
+        ts = ts_formats.get(field)
+        reasons.extend(_reasons(tgt.label, col, t2[f"_t_{field}"], t2[field], now, ts=ts))
     reasons.extend(table_reasons(spec, {f: t2[f] for f in cols}))
     for i, (_, why) in enumerate(spec.checks):
         reasons.append((t2[f"_c{i}"], ibis.literal(why)))
@@ -156,6 +161,7 @@ def typed_table(
     return t3.select(
         *row,
         *cols,
+        *(["_alias"] if spec.alias is not None else []),
         "_reason",
         _raw=t3._reason.notnull().ifelse(raw_json, ibis.null(dt.string)),
     )
@@ -182,14 +188,26 @@ def _parse(text: ir.StringValue, col: schema.Column, ts: parse.TimestampFormat |
 
 
 def _reasons(
-    label: str, col: schema.Column, text: ir.StringValue, value: ir.Value, now: datetime
+    label: str,
+    col: schema.Column,
+    text: ir.StringValue,
+    value: ir.Value,
+    now: datetime,
+    *,
+    ts: parse.TimestampFormat | None = None,
 ) -> list[Reason]:
     out: list[Reason] = []
     if col.required:
         out.append((text.isnull(), ibis.literal(f"{label} is missing")))
     if col.kind in _KIND_WORDS:
         bad = text.notnull() & value.isnull()
-        out.append((bad, _quoted(label, text, f"is not {_KIND_WORDS[col.kind]}")))
+        tail = f"is not {_KIND_WORDS[col.kind]}"
+        if ts is not None and ts.also:  # a column of mixed formats
+            tail = (
+                f"is in none of the column's formats ({', '.join(ts.formats)}) or reads as "
+                "two different dates in them; pass --ts-format to say which"
+            )
+        out.append((bad, _quoted(label, text, tail)))
     if col.kind == "timestamp":
         late = now + timedelta(days=2)
         odd = (value < EARLIEST) | (value > late)

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from portrait.errors import ConfigError, DataError
-from portrait.facts import Fact
+from portrait.facts import Fact, Note
 from portrait.recommend._base import Recommender
 from portrait.recommend.interactions import Interactions, interactions, to_matrix
 from portrait.recommend.mf import MatrixFactorization
@@ -49,6 +49,10 @@ RATING_MODELS: dict[str, Callable[[], Any]] = {
     "mf": lambda: MatrixFactorization(),
 }
 KS = (10, 20)
+#: test customers below which models' differences are too uncertain to compare
+MIN_TEST_CUSTOMERS = 100
+#: popularity's NDCG@20 below which a gain over it is reported as a difference, not a share
+NEAR_ZERO_NDCG = 1e-3
 #: popularity blended into a model's scores, tried after its own parameters (0 first)
 POPULARITY_WEIGHTS = (0.0, 0.1, 0.3, 1.0, 3.0)
 
@@ -266,8 +270,15 @@ class WorkspaceEvaluation(Fact):
     #: the model with the best NDCG@20
     best: str
     #: its NDCG@20 against popularity's, as a share (+0.5 = 50% better); null when
-    #: popularity was not evaluated or scored 0
+    #: popularity was not evaluated or scored near 0 (below :data:`NEAR_ZERO_NDCG`), where a
+    #: share means nothing: read ``ndcg_over_popularity`` then
     gain_over_popularity: float | None
+    #: its NDCG@20 minus popularity's (an absolute difference); null without popularity
+    ndcg_over_popularity: float | None = None
+    #: fewer than :data:`MIN_TEST_CUSTOMERS` test customers: too few to tell models apart
+    too_few_to_compare: bool = False
+    #: what to keep in mind when reading the numbers
+    notes: list[Note] = []
 
     def csv_rows(self) -> list[dict[str, Any]]:
         return [{"model": r.model, **r.metrics, "fit_seconds": r.fit_seconds,
@@ -275,11 +286,14 @@ class WorkspaceEvaluation(Fact):
                 for r in self.results]  # fmt: skip
 
 
-def _gain(results: list[RankingResult], best: RankingResult) -> float | None:
+def _gain(results: list[RankingResult], best: RankingResult) -> tuple[float | None, float | None]:
+    """The best model's NDCG@20 against popularity's: (as a share, as a difference); the
+    share is null when popularity's is near zero."""
     pop = next((r for r in results if r.model == "popularity"), None)
-    if pop is None or pop.metrics["ndcg@20"] <= 0:
-        return None
-    return best.metrics["ndcg@20"] / pop.metrics["ndcg@20"] - 1
+    if pop is None:
+        return None, None
+    base, top = pop.metrics["ndcg@20"], best.metrics["ndcg@20"]
+    return (top / base - 1 if base >= NEAR_ZERO_NDCG else None), top - base
 
 
 def evaluate_workspace(
@@ -334,12 +348,24 @@ def evaluate_workspace(
     evaluated, results = evaluate_ranking(
         train, test, validation=validation, models=models, grids=grids, seed=seed
     )
-    best = max(results, key=lambda r: r.metrics["ndcg@20"])
     return WorkspaceEvaluation(
         split=cast(Literal["time", "random"], split),  # checked above: else it raised
-        seed=seed, train_interactions=train.num_rows,
-        test_users=len(evaluated.test_users), items=len(evaluated.train.items),
+        seed=seed, train_interactions=train.num_rows, items=len(evaluated.train.items),
         dropped_unknown=evaluated.dropped_unknown, results=results,
         ratings=evaluate_ratings(full, seed=seed) if ratings else [],
-        best=best.model, gain_over_popularity=_gain(results, best), **window,
+        **comparison(results, len(evaluated.test_users)), **window,
     )  # fmt: skip
+
+
+def comparison(results: list[RankingResult], test_users: int) -> dict[str, Any]:
+    """The :class:`WorkspaceEvaluation` fields that compare the models: the best, its gain
+    over popularity, and whether there are enough test customers to tell them apart."""
+    best = max(results, key=lambda r: r.metrics["ndcg@20"])
+    share, difference = _gain(results, best)
+    few = test_users < MIN_TEST_CUSTOMERS
+    notes = [Note.of("small_test_set", customers=test_users, minimum=MIN_TEST_CUSTOMERS)]
+    return {
+        "test_users": test_users, "best": best.model, "gain_over_popularity": share,
+        "ndcg_over_popularity": difference, "too_few_to_compare": few,
+        "notes": notes if few else [],
+    }  # fmt: skip

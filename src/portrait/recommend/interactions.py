@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from portrait import history, schema
+from portrait import history
 from portrait.asof import AsOf
 from portrait.engine import Engine
 
@@ -49,7 +49,7 @@ def interaction_log(
     w = {**WEIGHTS, **(weights or {})}
     con = ws.engine(engine)
     ctx = AsOf(parse_as_of(as_of, ws), ws.config.shop.timezone, engine=Engine.of(con))
-    tables = {name: con.table(name) for name in schema.TABLES}
+    tables = history.tables(con)
     counts = history.probe(tables)
     parts = []
 

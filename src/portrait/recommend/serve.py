@@ -29,6 +29,7 @@ from portrait.asof import utc_of_local_midnight
 from portrait.engine import Engine
 from portrait.errors import NotFoundError
 from portrait.facts import Fact, Note
+from portrait.history import person_of
 from portrait.labels import LABELS, Label
 from portrait.recommend.interactions import (
     Interactions,
@@ -438,6 +439,7 @@ def recommendations_for(
 ) -> CustomerRecommendations:
     """The stored list of ``user_id``, best first, with titles, categories and reasons."""
     ws.require("recommendations")
+    user_id = person_of(ws.con, user_id)  # an alias (a per-order id) gets its person's list
     r = ws.table("recommendations")
     r = r.filter(r.user_id == user_id)
     items = ws.table("items").select("item_id", "title", "category")

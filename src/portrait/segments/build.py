@@ -16,7 +16,7 @@ import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from portrait.facts import Fact
+from portrait.facts import Fact, Note
 from portrait.features import FEATURES, feature_gaps
 from portrait.labels import Label, label
 from portrait.schema import OUTPUTS
@@ -70,7 +70,8 @@ def build_segments(ws: Workspace, as_of: date, params: StageParams) -> StageResu
         schema=OUTPUTS["cluster_profiles"].arrow_schema(),
     )  # fmt: skip
     ws.replace_table("cluster_profiles", profiles)
-    return StageResult(rows=ws.count("segments"), chosen={"clusters": clustering.k})
+    notes = [] if clustering.k > 1 else [Note.of("one_cluster", customers=table.num_rows)]
+    return StageResult(rows=ws.count("segments"), notes=notes, chosen={"clusters": clustering.k})
 
 
 STAGE = Stage(

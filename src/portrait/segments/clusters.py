@@ -109,6 +109,14 @@ def _describe(name: str, z: float) -> tuple[str, str]:
     return f"{word} {name}", f"{zh}{f.zh.split('（')[0]}"
 
 
+def _one_cluster(table: pa.Table, n: int, value: str) -> Clustering:
+    """Everyone in one cluster: too few customers, or no feature that tells them apart."""
+    share = 1.0 if value in table.column_names and n else None
+    profile = ClusterDescription(cluster=0, name="all customers", name_zh="全部客户", size=n,
+                                 share=1.0, value_share=share)  # fmt: skip
+    return Clustering(np.zeros(n, dtype=np.int64), 1, {1: 0.0}, [], [profile])
+
+
 def cluster_customers(
     table: pa.Table, *, max_clusters: int = 8, seed: int = 0, value: str = "monetary"
 ) -> Clustering:
@@ -118,6 +126,8 @@ def cluster_customers(
 
     x, names = _matrix(table)
     n = len(x)
+    if n < 3 or not names:
+        return _one_cluster(table, n, value)
     rng = np.random.default_rng(seed)
     fit_idx = rng.choice(n, min(n, _FIT_SAMPLE), replace=False)
     score_idx = fit_idx[: min(len(fit_idx), _SCORE_SAMPLE)]
@@ -128,6 +138,8 @@ def cluster_customers(
         if len(set(labels)) < 2:
             continue
         silhouettes[k] = float(silhouette_score(x[score_idx], labels, random_state=seed))
+    if not silhouettes:  # every candidate collapsed into one group
+        return _one_cluster(table, n, value)
     k = max(silhouettes, key=lambda c: silhouettes[c])
     # the final centres come from everyone in a small shop, from a stated sample in a big one
     final_idx = np.arange(n) if n <= _FINAL_SAMPLE else rng.choice(n, _FINAL_SAMPLE, replace=False)

@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from portrait.facts import Fact
+from portrait.facts import Fact, Note
 from portrait.features import FEATURES, feature_gaps
 from portrait.labels import Label, label
 from portrait.stages import Stage, StageParams, StageResult
@@ -24,6 +24,14 @@ from portrait.tags.rules import Stat
 
 if TYPE_CHECKING:
     from portrait.workspace import Workspace
+
+
+def _over(features: ir.Table, feature: str) -> ir.BooleanValue | None:
+    """Which customers a statistic of ``feature`` is taken over: counts and sums are 0 for
+    customers who never did the thing, so theirs are taken over those who did, or
+    p50(monetary_365d) would be 0 in most shops."""
+    col = features[feature]
+    return col > 0 if FEATURES[feature].default == 0 else None
 
 
 def _statistics(features: ir.Table, tags: list[Tag]) -> dict[Stat, float]:
@@ -38,10 +46,7 @@ def _statistics(features: ir.Table, tags: list[Tag]) -> dict[Stat, float]:
     ordered = sorted(stats, key=lambda s: (s.feature, s.quantile or -1))
     exprs = {}
     for i, s in enumerate(ordered):
-        col = features[s.feature]
-        # counts and sums are 0 for customers who never did the thing; their statistics are
-        # taken over those who did, or p50(monetary_365d) would be 0 in most shops
-        where = col > 0 if FEATURES[s.feature].default == 0 else None
+        col, where = features[s.feature], _over(features, s.feature)
         value = (
             col.mean(where=where) if s.quantile is None else col.quantile(s.quantile, where=where)
         )
@@ -101,7 +106,43 @@ def build_tags(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
     stats = _statistics(features, tags)
     exprs = tag_expressions(features, tags, stats, set(feature_gaps(ws)))
     ws.replace_table("tags", features.select("user_id", **exprs))
-    return StageResult(rows=ws.count("tags"))
+    notes = rules_true_at_minimum(features, ws.table("tags"), tags, stats)
+    return StageResult(rows=ws.count("tags"), notes=notes)
+
+
+def _stat_text(s: Stat) -> str:
+    assert s.quantile is not None
+    return f"p{s.quantile * 100:g}({s.feature})"
+
+
+def rules_true_at_minimum(
+    features: ir.Table, built: ir.Table, tags: list[Tag], stats: dict[Stat, float]
+) -> list[Note]:
+    """A note for each rule tag whose percentile threshold is the lowest value there is:
+    ``basket_size >= p90(basket_size)`` on a shop where nine customers in ten buy one item a
+    time is true for everyone, which is rarely what the rule meant."""
+    candidates = [(tag, s) for tag in tags if tag.rule is not None and tag.name in built.columns
+                  for s in sorted(tag.rule.stats, key=lambda s: (s.feature, s.quantile or -1))
+                  if s.quantile is not None and stats.get(s) is not None]  # fmt: skip
+    if not candidates:
+        return []
+    names = sorted({s.feature for _, s in candidates})
+    lowest = features.aggregate(**{
+        f"m{i}": features[n].min(where=_over(features, n)).cast(dt.float64)
+        for i, n in enumerate(names)
+    }).to_pyarrow().to_pylist()[0]  # fmt: skip
+    at_minimum = [(tag, s) for tag, s in candidates
+                  if lowest[f"m{names.index(s.feature)}"] == stats[s]]  # fmt: skip
+    if not at_minimum:
+        return []
+    share = built.aggregate(**{
+        f"t{i}": built[tag.name].cast(dt.float64).mean() for i, (tag, _) in enumerate(at_minimum)
+    }).to_pyarrow().to_pylist()[0]  # fmt: skip
+    return [
+        Note.of("rule_true_for_all", tag=tag.name, statistic=_stat_text(s), threshold=stats[s],
+                share=share[f"t{i}"] or 0.0)
+        for i, (tag, s) in enumerate(at_minimum)
+    ]  # fmt: skip
 
 
 STAGE = Stage(

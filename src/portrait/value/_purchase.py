@@ -26,6 +26,17 @@ from portrait.value._base import (
     maximise,
 )
 
+#: a fit with a mean drop-out chance per purchase above this went towards "everyone leaves
+#: after each purchase", below it towards "no drop-out"
+DROPOUT_DIRECTION = 0.5
+#: the median P(alive) of the customers who came back below which a model that keeps
+#: one-time buyers alive for certain has degenerated (:meth:`PurchaseModel.leaves_after_purchase`)
+DEGENERATE_ALIVE = 0.5
+#: a gamma shape r below this puts nearly every customer's purchase rate at zero: "alive"
+#: customers who never buy, the other way a model without drop-out at the first purchase
+#: says that customers leave
+DEGENERATE_SHAPE = 0.05
+
 
 def rate_terms(
     r: float, alpha: float, x: np.ndarray, T: np.ndarray
@@ -48,6 +59,9 @@ class PurchaseModel(FittedModel):
     """Base of the repeat-purchase models; use :class:`BetaGeoModel` and its siblings."""
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
+    #: whether a customer without a repeat purchase is alive for certain (BG/NBD: drop-out
+    #: happens only after a repeat purchase); MBG/NBD lets them drop out too
+    one_time_alive: ClassVar[bool] = False
 
     def __init__(self, *, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
@@ -106,10 +120,55 @@ class PurchaseModel(FittedModel):
             self.warnings_.append(Note.of("not_converged", model=self.kind))
         at_bounds = self._at_bounds()
         if {"a", "b"} & set(at_bounds):
-            self.warnings_.append(Note.of("no_dropout", model=self.kind))
+            self.warnings_.append(self._boundary_note())
         elif at_bounds:
             self.warnings_.append(Note.of("at_bound", model=self.kind, params=", ".join(at_bounds)))
         return self
+
+    def _boundary_note(self) -> Note:
+        """What ``a`` or ``b`` at the bound of the search means, in the direction it went:
+        towards no drop-out (a -> 0 or b -> inf, a mean drop-out chance near 0) or towards
+        everyone leaving after each purchase (a -> inf or b -> 0, a chance near 1)."""
+        a, b = self.params_["a"], self.params_["b"]
+        if self.mean_dropout() < DROPOUT_DIRECTION:
+            return Note.of("no_dropout", model=self.kind)
+        return Note.of("dropout_after_purchase", model=self.kind, a=a, b=b,
+                       dropout=self.mean_dropout())  # fmt: skip
+
+    # -- what the fit says about drop-out ---------------------------------------------------
+    def mean_dropout(self) -> float:
+        """The mean chance of dropping out after a purchase, E[p] = a / (a + b)."""
+        params = self._check_fitted()
+        a, b = float(params[2]), float(params[3])
+        return a / (a + b)
+
+    def repeat_alive(self, frequency: Any, recency: Any, T: Any) -> float | None:
+        """The median P(alive) of the customers with a repeat purchase (None if none has)."""
+        params, x, tx, t = self._inputs(frequency, recency, T)
+        came_back = x > 0
+        if not came_back.any():
+            return None
+        odds = self._dropout_log_odds(params, x[came_back], tx[came_back], t[came_back])
+        return float(np.median(expit(-odds)))
+
+    def leaves_after_purchase(self, frequency: Any, recency: Any, T: Any) -> bool:
+        """Whether the fit went towards "everyone leaves after each purchase" in a model that
+        keeps one-time buyers alive for certain (BG/NBD), on these customers.
+
+        It has when most customers who came back are predicted gone (their median P(alive)
+        is below :data:`DEGENERATE_ALIVE`) while every one-time buyer has P(alive) = 1, and
+        the fit got there by one of the two ways BG/NBD has of saying that customers leave
+        on a shop where most buy once: a mean drop-out chance of
+        :data:`DROPOUT_DIRECTION` or more after each repeat purchase, or a purchase rate
+        near zero for nearly everyone (r below :data:`DEGENERATE_SHAPE`). Its P(alive) then
+        ranks the one-time buyers above everyone who returned.
+        """
+        if not self.one_time_alive:
+            return False
+        alive = self.repeat_alive(frequency, recency, T)
+        extreme = (self.mean_dropout() >= DROPOUT_DIRECTION
+                   or self.params_["r"] < DEGENERATE_SHAPE)  # fmt: skip
+        return alive is not None and alive < DEGENERATE_ALIVE and extreme
 
     # -- predictions -------------------------------------------------------------------------
     def _inputs(self, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, ...]:

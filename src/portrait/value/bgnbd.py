@@ -48,6 +48,7 @@ class BetaGeoModel(PurchaseModel):
     """
 
     kind = "bgnbd"
+    one_time_alive = True
 
     @staticmethod
     def _loglik(params: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from portrait.engine import Engine
 from portrait.errors import NotBuiltError
@@ -40,7 +41,7 @@ from portrait.value.churn import (
 )
 from portrait.value.clv import customer_lifetime_value
 from portrait.value.gamma_gamma import GammaGammaModel, frequency_spend_correlation
-from portrait.value.models import PURCHASE_MODELS
+from portrait.value.models import PURCHASE_MODELS, choose_purchase_model
 from portrait.value.summary import UNIT_DAYS, day_of, rfm_summary
 
 if TYPE_CHECKING:
@@ -68,6 +69,11 @@ class ValueResult:
     purchase_model: PurchaseModel | None = None
     spend_model: GammaGammaModel | None = None
     churn_model: ChurnModel | None = None
+    #: the purchase model the workspace names; ``purchase_model`` is another one when the
+    #: named one degenerated and the other fits better (:func:`choose_purchase_model`)
+    configured_model: str = ""
+    #: P(alive) left empty: the purchase model degenerated and none fits better
+    p_alive_withheld: bool = False
     #: why a part is missing or to be read with care
     notes: list[Note] = field(default_factory=list)
 
@@ -105,11 +111,15 @@ def build_value(ws: Workspace, as_of: date, *, engine: str | Engine | None = Non
         ws.replace_table("value", _empty())
         return result
     x, tx, t = (summary.column(c).to_numpy() for c in ("frequency", "recency", "T"))
-    model = PURCHASE_MODELS[cfg.model](penalizer=cfg.penalizer).fit(x, tx, t)
-    result.purchase_model = model
-    result.notes += model.warnings_
+    choice = choose_purchase_model(x, tx, t, configured=cfg.model, penalizer=cfg.penalizer)
+    model = result.purchase_model = choice.model
+    result.configured_model, result.p_alive_withheld = cfg.model, not choice.p_alive
+    result.notes += choice.notes
     columns: dict[str, Any] = {"user_id": summary.column("user_id")}
-    columns["p_alive"] = per_distinct(model.conditional_probability_alive, x, tx, t)
+    columns["p_alive"] = (
+        per_distinct(model.conditional_probability_alive, x, tx, t) if choice.p_alive
+        else np.full(len(x), np.nan)  # written as null
+    )  # fmt: skip
     chances = []
     for days in (30, 90, 365):
         columns[f"expected_purchases_{days}d"] = per_distinct(
@@ -128,7 +138,8 @@ def build_value(ws: Workspace, as_of: date, *, engine: str | Engine | None = Non
     columns["next_purchase_window"] = _window(chances)
     money = summary.column("monetary_value").to_numpy(zero_copy_only=False).astype(float)
     spend_model = None
-    if np.isfinite(money).sum() < 2:
+    spent = summary.column("spend").to_numpy(zero_copy_only=False).astype(float)
+    if np.isfinite(spent).sum() < 2:  # not the repeat purchases' mean: one-time buyers have none
         result.notes.append(Note.of("no_amounts"))
     elif not GammaGammaModel.fittable(x, np.nan_to_num(money)):
         result.notes.append(Note.of("no_spend_model"))
@@ -169,25 +180,23 @@ def _churn(
     cfg = ws.config.value
     horizon = cfg.churn_horizon_days
     n = summary.num_rows
+    model = result.purchase_model
+    assert model is not None
     train = training_snapshots(
-        ws, as_of - timedelta(days=horizon), horizon, model=cfg.model, unit=cfg.time_unit,
+        ws, as_of - timedelta(days=horizon), horizon, model=model.kind, unit=cfg.time_unit,
         engine=engine,
     )  # fmt: skip
     churned = train.column("churned").to_numpy(zero_copy_only=False)
     if not ChurnModel.fittable(churned):
-        note = Note.of("no_churn_model", minimum=MIN_CHURN_CUSTOMERS, customers=len(churned),
-                       churned=int(churned.sum()))  # fmt: skip
-        result.notes.append(note)
+        result.notes.append(_no_churn_model(train))
         step = UNIT_DAYS[cfg.time_unit]
         x, tx, t = (summary.column(c).to_numpy() for c in ("frequency", "recency", "T"))
-        model = result.purchase_model
-        assert model is not None
         p_buy = per_distinct(
             lambda a, b, c: model.probability_purchase_within(horizon / step, a, b, c), x, tx, t
         )
         columns["churn_probability"] = 1.0 - p_buy
         columns["churn_risk"] = risk_band(columns["churn_probability"])
-        columns["churn_model"] = np.full(n, "bgnbd", dtype=object)
+        columns["churn_model"] = np.full(n, model.kind, dtype=object)
         for k in (1, 2, 3):
             columns[f"churn_reason_{k}"] = np.full(n, None, dtype=object)
         return
@@ -208,6 +217,15 @@ def _churn(
     columns["churn_model"] = np.full(n, "lightgbm", dtype=object)
     for k, names in enumerate(churn.reasons(scored), start=1):
         columns[f"churn_reason_{k}"] = names
+
+
+def _no_churn_model(train: pa.Table) -> Note:
+    """Why there is no churn model, in people: the training snapshots stack several dates,
+    so one customer is several rows."""
+    users = train.column("user_id")
+    churned = users.filter(train.column("churned").fill_null(False))
+    return Note.of("no_churn_model", minimum=MIN_CHURN_CUSTOMERS,
+                   customers=len(pc.unique(users)), churned=len(pc.unique(churned)))  # fmt: skip
 
 
 def _empty() -> pa.Table:
@@ -234,12 +252,16 @@ def save_models(ws: Workspace, result: ValueResult, as_of: date, summary: pa.Tab
         "customers": summary.num_rows,
         "time_unit": ws.config.value.time_unit,
     }
-    for name, model in (("purchase", result.purchase_model), ("spend", result.spend_model)):
+    chosen = {"configured_model": result.configured_model,
+              "p_alive_withheld": result.p_alive_withheld}  # fmt: skip
+    for name, model, extra in (("purchase", result.purchase_model, chosen),
+                               ("spend", result.spend_model, {})):  # fmt: skip
         path = folder / f"{name}.json"
         if model is None:
             path.unlink(missing_ok=True)
             continue
-        path.write_text(json.dumps({**model.to_dict(), **meta}, indent=2), encoding="utf-8")
+        data = {**model.to_dict(), **meta, **extra}
+        path.write_text(json.dumps(data, indent=2), encoding="utf-8")
     if result.churn_model is not None:
         result.churn_model.save(folder, **meta)
     else:
@@ -291,9 +313,11 @@ def load_models(ws: Workspace) -> SavedModels:
 def run_stage(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
     """The value stage of the build: :func:`build_value` with the build's engine."""
     result = build_value(ws, as_of, engine=params.engine)
-    chosen = {}
+    chosen: dict[str, Any] = {}
     if result.purchase_model is not None:
         chosen["purchase_model"] = result.purchase_model.kind
+        chosen["configured_purchase_model"] = result.configured_model
+        chosen["p_alive"] = "withheld" if result.p_alive_withheld else "fitted"
     return StageResult(rows=result.customers, notes=result.notes, chosen=chosen)
 
 

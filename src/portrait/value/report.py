@@ -31,6 +31,11 @@ class FittedModel(Fact):
     portrait_version: str
     #: for the spend model: the mean spend per purchase it implies
     mean_spend: float | None = None
+    #: for the purchase model: the model the workspace names, when the build used another
+    #: because the named one degenerated (see the notes)
+    configured_kind: str | None = None
+    #: for the purchase model: P(alive) left empty because the model degenerated
+    p_alive_withheld: bool = False
 
 
 class SavedModelsInfo(Fact):
@@ -72,7 +77,10 @@ def saved_models(ws: Workspace) -> SavedModelsInfo | None:
     saved = load_models(ws)
     p = saved.meta["purchase"]
     keys = ("as_of", "customers", "data_from", "data_to", "portrait_version")
-    purchase = FittedModel(kind=p["kind"], params=p["params"], **{k: p[k] for k in keys})
+    configured = p.get("configured_model") or p["kind"]  # older builds did not record it
+    purchase = FittedModel(kind=p["kind"], params=p["params"], **{k: p[k] for k in keys},
+                           configured_kind=None if configured == p["kind"] else configured,
+                           p_alive_withheld=bool(p.get("p_alive_withheld", False)))  # fmt: skip
     spend = None
     if saved.spend is not None:
         s = saved.meta["spend"]
@@ -95,15 +103,20 @@ def value_report(
         default_calibration_end(ws) if calibration_end is None
         else parse_date(calibration_end, option="--calibration-end")
     )  # fmt: skip
+    saved = saved_models(ws)
+    # the model the build uses: the configured one, or the one it chose instead of it
+    kind = cfg.model
+    if saved is not None and (saved.purchase.configured_kind or saved.purchase.kind) == kind:
+        kind = saved.purchase.kind
     holdout = evaluate_holdout(
-        ws, cal_end, holdout_end, model=cast(ModelName, cfg.model),  # the config checks it
+        ws, cal_end, holdout_end, model=cast(ModelName, kind),  # the registry names it
         unit=cfg.time_unit, penalizer=cfg.penalizer,
     )  # fmt: skip
     churn = evaluate_churn(
-        ws, churn_date, horizon_days=cfg.churn_horizon_days, purchase_model=cfg.model,
+        ws, churn_date, horizon_days=cfg.churn_horizon_days, purchase_model=kind,
         unit=cfg.time_unit, seed=ws.config.segments.seed,
     )  # fmt: skip
-    return ValueReport(currency=ws.config.shop.currency, saved=saved_models(ws),
+    return ValueReport(currency=ws.config.shop.currency, saved=saved,
                        holdout=holdout, churn=churn)  # fmt: skip
 
 

@@ -24,7 +24,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from portrait import history, schema
+from portrait import history
 from portrait.asof import AsOf
 from portrait.engine import Engine
 
@@ -38,7 +38,7 @@ UNIT_DAYS: dict[str, int] = {"days": 1, "weeks": 7}
 def purchase_periods(ws: Workspace, ctx: AsOf, unit: TimeUnit, engine: str | None) -> ir.Table:
     """One row per customer and purchase period before ``ctx``'s cutoff: day, amount."""
     con = ws.engine(engine)
-    tables = {name: con.table(name) for name in schema.TABLES}
+    tables = history.tables(con)
     counts = history.probe(tables)
     o = history.orders(tables, ctx, counts)
     o = o.filter(o.completed).mutate(day=ctx.local_day(o.ts))
