@@ -48,8 +48,11 @@ def run_cli(*args: str, cwd: Path | None = None, columns: int | None = None) -> 
 
     from portrait.cli import run
 
+    from portrait.terminal import PIPE_WIDTH
+
     out, err = io.StringIO(), io.StringIO()
-    env = {"COLUMNS": str(columns)} if columns else {}
+    # a terminal's COLUMNS must not wrap what a test reads (as a pipe's output is not)
+    env = {"COLUMNS": str(columns or PIPE_WIDTH)}
     with (
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),

@@ -21,7 +21,7 @@ from support import run_cli
 def marketplace(tmp_path_factory):
     """A generated shop with a new customer id per order, and the truth per person."""
     out = tmp_path_factory.mktemp("marketplace")
-    generate_shop(out, users=2_000, seed=11, aliases=True,
+    generate_shop(out, users=1_200, seed=11, aliases=True,
                   tables=["orders", "order_items", "items"])  # fmt: skip
     orders = pq.read_table(out / "orders.parquet")
     links = pq.read_table(out / "customers.parquet")
@@ -59,7 +59,7 @@ def _check(ws, truth):
         assert got[person][0] == n, person
         assert got[person][1] == pytest.approx(spend, abs=1e-6), person
     repeat = {p for p, (n, _) in truth.items() if n >= 2}
-    assert len(repeat) > 100
+    assert len(repeat) > 50
     tags = ws.table("tags").select("user_id", "repeat_buyer").to_pyarrow().to_pylist()
     assert {r["user_id"] for r in tags if r["repeat_buyer"]} == repeat
 
@@ -70,7 +70,7 @@ def test_per_order_ids_are_attributed_to_their_person(marketplace, tmp_path):
     ingest(ws, out / "items.parquet", table="items")
     ingest(ws, out / "orders.parquet", table="orders")
     ingest(ws, out / "order_items.parquet", table="order_items")
-    before = build(ws)  # the build sees one order per id, and says what it probably means
+    before = build(ws, stages=["features"])  # one order per id: it says what that may mean
     hint = next(n for n in before.notes if n.code == "one_order_ids")
     assert hint.values["share"] == 1.0 and "identities" in hint.label.en
     report = ingest(ws, out / "customers.parquet", table="identities")
