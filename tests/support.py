@@ -47,7 +47,6 @@ def run_cli(*args: str, cwd: Path | None = None, columns: int | None = None) -> 
     import io
 
     from portrait.cli import run
-
     from portrait.terminal import PIPE_WIDTH
 
     out, err = io.StringIO(), io.StringIO()
