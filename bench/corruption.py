@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+#: the shared datasets (PORTRAIT_DATA overrides, as for the tests)
+DATA = Path(os.environ.get("PORTRAIT_DATA", ROOT.parent / "shared" / "data"))
 
 
 @dataclass(frozen=True)
