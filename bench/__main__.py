@@ -10,6 +10,7 @@ BENCHMARKS = {
     "value": "bench.value",
     "recommend": "bench.recommend",
     "corruption": "bench.corruption",
+    "text": "bench.text",
 }
 
 

@@ -21,12 +21,13 @@ def test_a_second_build_skips_what_is_current(demo_ws):
         "segments",
         "value",
         "tags",
+        "text",
         "recommend",
     ]
     forced = build(demo_ws, force=True)
-    assert forced.ran == ["features", "segments", "value", "tags", "recommend"]
+    assert forced.ran == ["features", "segments", "value", "tags", "text", "recommend"]
     earlier = build(demo_ws, "2011-06-01")  # another as-of date is stale
-    assert earlier.ran == ["features", "segments", "value", "tags", "recommend"]
+    assert earlier.ran == ["features", "segments", "value", "tags", "text", "recommend"]
     assert str(earlier.as_of) == "2011-06-01"
     runs = demo_ws.table("runs").filter(lambda t: t.stage == "features").to_pandas()
     runs = runs.sort_values("started_at")
@@ -90,7 +91,7 @@ def test_a_new_rule_tag_reruns_only_the_tags_stage(demo_ws):
     with open_workspace(demo_ws.path) as ws:
         result = build(ws)
         assert result.ran == ["tags"]
-        assert result.skipped == ["features", "segments", "value", "recommend"]
+        assert result.skipped == ["features", "segments", "value", "text", "recommend"]
         runs = ws.table("runs").to_pandas().sort_values("started_at")
         assert runs.stage.tolist()[before:] == ["tags"]
         assert "big_basket" in ws.table("tags").columns

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 import typer.core
@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from portrait.errors import ConfigError, PortraitError
+from portrait.labels import label
 from portrait.terminal import (
     Format,
     both,
@@ -38,11 +39,13 @@ if TYPE_CHECKING:
     from portrait.datasets.demo import DemoResult
     from portrait.ingest import IngestReport
     from portrait.ingest.rejects import Rejects
+    from portrait.llm import CustomerPersona, Language, Personas
     from portrait.pipeline import WorkspaceStatus
     from portrait.profile import CustomerProfile
     from portrait.recommend import CustomerRecommendations, WorkspaceEvaluation
     from portrait.segments import SegmentReport
     from portrait.tags import FeatureCatalogue, TagReport
+    from portrait.text import ReviewSummary
     from portrait.value import ValueReport
     from portrait.workspace import Workspace
 
@@ -544,6 +547,51 @@ def _show_segments(out: Console, r: SegmentReport) -> None:
 
 
 @app.command()
+def reviews(
+    items: Annotated[int, typer.Option(help="Most negatively reviewed items to list.")] = 10,
+    min_reviews: Annotated[int, typer.Option(help="Reviews an item needs to be listed.")] = 3,
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """What customers say: review sentiment overall, by language, and the worst items.
+
+    Example: portrait reviews --items 5 --format json -w my-shop
+    """
+    from portrait.text import review_summary
+
+    with _open(workspace) as ws:
+        facts = review_summary(ws, items=items, min_reviews=min_reviews)
+    emit(facts, fmt, _show_reviews)
+
+
+def _show_reviews(out: Console, r: ReviewSummary) -> None:
+    from portrait.labels import label
+
+    model = both(label("sentiment_model", r.model)) if r.model else "none (无)"
+    out.print(f"{r.reviews:,} reviews (条评价), scored by (模型) {model}")
+    grid = table("language 语言", "reviews 评价", "positive 正面", "neutral 中性",
+                 "negative 负面", numeric=range(1, 5))  # fmt: skip
+    for x in [r, *r.by_language]:
+        grid.add_row(getattr(x, "lang", "all 全部"), count(x.reviews), pct(x.positive_share),
+                     pct(x.neutral_share), pct(x.negative_share))  # fmt: skip
+    show(out, grid)
+    grid = table("item 商品", "reviews 评价", "negative 负面", "mean score 平均得分",
+                 title=f"Most negative items (差评最多的商品, >= {r.min_reviews} reviews)",
+                 numeric=range(1, 4))  # fmt: skip
+    for i in r.most_negative_items:
+        grid.add_row(i.item_id, count(i.reviews), pct(i.negative_share), num(i.mean_score, 2))
+    show(out, grid)
+    if r.aspects:
+        grid = table("aspect 维度", "mentions 提及", "positive 正面", "negative 负面",
+                     title="What the reviews talk about (评价维度)",
+                     numeric=range(1, 4))  # fmt: skip
+        for a in r.aspects:
+            grid.add_row(both(a.label), count(a.mentions), pct(a.positive_share),
+                         pct(a.negative_share))  # fmt: skip
+        show(out, grid)
+
+
+@app.command()
 def profile(
     user_id: Annotated[str, typer.Argument(help="The customer's id.")],
     fmt: FormatOpt = Format.TABLE,
@@ -558,6 +606,67 @@ def profile(
     with _open(workspace) as ws:
         facts = customer_profile(ws, user_id)
     emit(facts, fmt, _show_profile)
+
+
+@app.command()
+def persona(
+    user_id: Annotated[
+        str | None, typer.Argument(help="One customer's id (default: segments and clusters).")
+    ] = None,
+    segment: Annotated[
+        str | None, typer.Option(help="Only this RFM segment or lifecycle stage (its code).")
+    ] = None,
+    cluster: Annotated[int | None, typer.Option(help="Only this cluster.")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="zh or en (default: [llm].language).")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Go ahead with more than [llm].max_paid_calls calls.")
+    ] = False,
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Personas (人群画像) of segments and clusters, or of one customer, grounded in numbers.
+
+    Example: portrait persona --segment Champions -w my-shop
+    """
+    from portrait.llm import customer_persona, segment_personas
+
+    if language not in (None, "zh", "en"):
+        raise ConfigError(f"--language {language!r} is not zh or en; use one of them.")
+    if user_id is not None and (segment is not None or cluster is not None):
+        raise ConfigError("Give a customer's id or --segment/--cluster, not both.")
+    lang = cast("Language | None", language)
+    with _open(workspace) as ws:
+        if user_id is not None:
+            one = customer_persona(ws, user_id, language=lang)
+        else:
+            facts = segment_personas(ws, segment=segment, cluster=cluster, language=lang, yes=yes)
+    if user_id is not None:
+        emit(one, fmt, _show_customer_persona)
+    else:
+        emit(facts, fmt, _show_personas)
+
+
+def _show_customer_persona(out: Console, p: CustomerPersona) -> None:
+    source = both(label("llm_source", p.source))
+    out.print(f"[bold]{escape(p.text.name)}[/] (customer {escape(p.user_id)}; {source})")
+    out.print(f"  {escape(p.text.description)}")
+    out.print(f"  {escape(p.text.distinguishing)}")
+    for action in p.text.actions:
+        out.print(f"  - {escape(action)}")
+
+
+def _show_personas(out: Console, r: Personas) -> None:
+    for p in r.personas:
+        source = both(label("llm_source", p.source))
+        out.print(f"[bold]{escape(p.text.name)}[/] ({p.grouping} {escape(p.segment)}; {source})")
+        out.print(f"  {escape(p.text.description)}")
+        out.print(f"  {escape(p.text.distinguishing)}")
+        for action in p.text.actions:
+            out.print(f"  - {escape(action)}")
+    out.print(f"{r.model}: {r.requests} requests, {count(r.prompt_tokens)} + "
+              f"{count(r.completion_tokens)} tokens")  # fmt: skip
 
 
 def _rows(out: Console, title: str, rows: list[tuple[str, str]]) -> None:

@@ -218,6 +218,54 @@ class RecommendConfig(_Strict):
         return self
 
 
+class LLMConfig(_Strict):
+    """The language-model layer: the offline templates (default) or an OpenAI-compatible API."""
+
+    #: "offline" (templates over the facts, no network) or "openai" (any compatible endpoint)
+    backend: Literal["offline", "openai"] = "offline"
+    #: the endpoint, e.g. "https://api.openai.com/v1" or "http://127.0.0.1:11434/v1" (Ollama)
+    base_url: str = ""
+    model: str = ""
+    #: the NAME of the environment variable that holds the API key (never the key itself)
+    api_key_env: str = "OPENAI_API_KEY"
+    #: seconds per request
+    timeout: float = Field(default=60.0, gt=0)
+    #: retries of a request that timed out or met 429/5xx
+    max_retries: int = Field(default=3, ge=0, le=10)
+    #: requests in flight at once
+    concurrency: int = Field(default=4, ge=1, le=64)
+    #: a run that would make more paid calls than this asks first (--yes to skip)
+    max_paid_calls: int = Field(default=20, ge=0)
+    #: language of generated text
+    language: Literal["zh", "en"] = "zh"
+    #: optional prices per 1,000 tokens, for the cost estimate
+    price_input_per_1k: float | None = Field(default=None, ge=0)
+    price_output_per_1k: float | None = Field(default=None, ge=0)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(
+                "must be the name of an environment variable (e.g. 'OPENAI_API_KEY'), "
+                "not the key itself"
+            )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not re.match(r"https?://", value):
+            raise ValueError(f"{value!r} is not an http(s) URL; write it like 'http://host/v1'")
+        return value
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> LLMConfig:
+        if self.backend == "openai" and not (self.base_url and self.model):
+            raise ValueError('backend "openai" needs base_url and model')
+        return self
+
+
 class Config(_Strict):
     """The whole of ``portrait.toml``."""
 
@@ -227,6 +275,7 @@ class Config(_Strict):
     segments: SegmentsConfig = SegmentsConfig()
     value: ValueConfig = ValueConfig()
     recommend: RecommendConfig = Field(default_factory=RecommendConfig)
+    llm: LLMConfig = LLMConfig()
 
 
 def _describe(err: ErrorDetails) -> str:
@@ -271,6 +320,12 @@ def load_config(path: str | Path) -> Config:
 def render_config(config: Config) -> str:
     """The text ``portrait init`` writes: every setting, with a comment on what it does."""
     shop, engine, seg, value = config.shop, config.engine, config.segments, config.value
+    llm = config.llm
+    prices = "".join(
+        f"{k} = {getattr(llm, k)}\n"
+        for k in ("price_input_per_1k", "price_output_per_1k")
+        if getattr(llm, k) is not None
+    )
     threads = "" if engine.threads is None else f"threads = {engine.threads}\n"
     return f"""\
 # Portrait workspace configuration. Checked when loaded; see docs/configuration.md.
@@ -323,6 +378,23 @@ half_life_days = {config.recommend.half_life_days}
 # view = 1.0
 # review = 1.0
 
+[llm]
+# "offline" (templates over the facts, no model, no network) or "openai" (any
+# OpenAI-compatible endpoint: hosted, Ollama, vLLM, llama.cpp server). See docs/llm.md.
+backend = "{llm.backend}"
+base_url = "{llm.base_url}"
+model = "{llm.model}"
+# The NAME of the environment variable holding the API key; never put the key here.
+api_key_env = "{llm.api_key_env}"
+timeout = {llm.timeout}
+max_retries = {llm.max_retries}
+concurrency = {llm.concurrency}
+# A run that would make more paid calls than this asks first (--yes to skip).
+max_paid_calls = {llm.max_paid_calls}
+# Language of generated text: "zh" or "en".
+language = "{llm.language}"
+# Optional prices per 1,000 tokens for the cost estimate, e.g. price_input_per_1k = 0.002
+{prices}
 # Rule tags: conditions over features (portrait tags --features lists them), e.g.
 # [tags.rules]
 # big_spender = "monetary_365d >= p90(monetary_365d)"

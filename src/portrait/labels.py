@@ -139,6 +139,23 @@ LABELS: dict[str, dict[str, Label]] = {
         fact=("fact", "事实标签"), rule=("rule", "规则标签"), model=("model", "模型标签")
     ),
     "run_status": _vocabulary(ok=("ok", "成功"), failed=("failed", "失败")),
+    # where a piece of generated text came from (portrait.llm)
+    "llm_source": _vocabulary(
+        model=("written by the model", "模型生成"),
+        cache=("from the cache", "来自缓存"),
+        offline=("offline template", "离线模板"),
+        offline_fallback=(
+            "offline template: the model's text was not grounded",
+            "离线模板：模型文本与事实不符",
+        ),
+    ),
+    "sentiment": _vocabulary(
+        positive=("positive", "正面"), neutral=("neutral", "中性"), negative=("negative", "负面")
+    ),
+    "sentiment_model": _vocabulary(
+        default=("default model (public zh/en review corpora)", "默认模型（公开中英文评价语料）"),
+        shop=("the shop's own model (trained on its ratings)", "店铺自有模型（基于评分训练）"),
+    ),
     # what a stage wants the operator to know; {placeholders} are filled from the note
     "note": _vocabulary(
         no_purchases=(
@@ -277,6 +294,16 @@ LABELS: dict[str, dict[str, Label]] = {
         empty_features=(
             "{count} features are empty for this shop's data; see portrait tags",
             "{count}个特征因数据缺失为空，见 portrait tags",
+        ),
+        no_reviews=(
+            "the shop has no reviews, so there is no sentiment to score",
+            "店铺没有评价，无法分析情感",
+        ),
+        shop_sentiment_model=(
+            "reviews scored by the shop's own model: accuracy {shop_accuracy:.1%} on its "
+            "latest reviews, against {default_accuracy:.1%} for the default",
+            "评价由店铺自有模型打分：最新评价上准确率{shop_accuracy:.1%}，默认模型为"
+            "{default_accuracy:.1%}",
         ),
     ),
 }

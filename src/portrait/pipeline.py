@@ -29,13 +29,14 @@ from portrait.runs import RunRecord, last_run, recent_runs
 from portrait.segments import STAGE as SEGMENTS
 from portrait.stages import Stage, StageParams, upstream
 from portrait.tags import STAGE as TAGS
+from portrait.text import STAGE as TEXT
 from portrait.value import STAGE as VALUE
 from portrait.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 #: the stages of ``portrait build``, in the order they run
-STAGES: dict[str, Stage] = {s.name: s for s in (FEATURES, SEGMENTS, VALUE, TAGS, RECOMMEND)}
+STAGES: dict[str, Stage] = {s.name: s for s in (FEATURES, SEGMENTS, VALUE, TAGS, TEXT, RECOMMEND)}
 
 
 class BuildResult(Fact):

@@ -347,6 +347,22 @@ OUTPUTS: dict[str, Table] = {
             _c("reason", "string", "Why (a code).", "推荐理由"),
             _c("anchor_item_id", "id", "The customer's item that explains it.", "关联商品"),
             _c("source", "string", "Where the item came from (a code).", "来源"))),
+        Table("review_sentiment", ("review_id",), "Every review's sentiment.", "评价情感", (
+            _c("review_id", "id", "The review.", "评价"),
+            _USER,
+            _c("item_id", "id", "The item reviewed.", "商品"),
+            _c("lang", "string", "Language (zh or en).", "语言"),
+            _c("score", "float", "Probability the review is positive.", "正面概率"),
+            _c("sentiment", "string", "positive, neutral or negative (a code).", "情感"),
+            _c("model", "string", "Which model scored it (a code).", "情感模型"))),
+        Table("review_aspects", ("review_id", "clause", "aspect"),
+              "Aspects of each review, per clause, with their polarity.", "评价维度", (
+            _c("review_id", "id", "The review.", "评价"),
+            _c("clause", "integer", "Clause number in the review.", "分句序号"),
+            _c("text", "string", "The clause.", "分句"),
+            _c("aspect", "string", "The aspect (a code).", "维度"),
+            _c("polarity", "string", "positive, neutral or negative (a code).", "倾向"),
+            _c("score", "float", "The summed opinion score.", "倾向得分"))),
     )
 }  # fmt: skip
 
