@@ -98,10 +98,11 @@ class Corpora:
 
 
 def find_data_dir(data_dir: str | Path | None = None) -> Path:
-    """The folder of the shared corpora: ``data_dir``, else ``$PORTRAIT_TEXT_DATA``, else
-    the first ``shared/data`` above the package or the working directory."""
-    if data_dir is None and os.environ.get(DATA_ENV):
-        data_dir = os.environ[DATA_ENV]
+    """The folder of the shared corpora: ``data_dir``, else ``$PORTRAIT_TEXT_DATA`` or
+    ``$PORTRAIT_DATA`` (the tests' and benchmarks' data folder), else the first
+    ``shared/data`` above the package or the working directory."""
+    if data_dir is None:
+        data_dir = os.environ.get(DATA_ENV) or os.environ.get("PORTRAIT_DATA") or None
     if data_dir is not None:
         path = Path(data_dir)
         if not (path / _ZH).exists():
