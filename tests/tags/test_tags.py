@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def built(retail_ws, tmp_path_factory):
     ws = copy_workspace(retail_ws, tmp_path_factory.mktemp("tags"))
-    result = build(ws)
+    result = build(ws, stages=["features", "segments", "value", "tags"])
     tags = ws.table("tags").to_pandas().set_index("user_id")
     features = ws.table("features").to_pandas().set_index("user_id")
     yield ws, result, tags, features.loc[tags.index]
