@@ -477,7 +477,6 @@ def tags(
 
 
 def _empty_because(code: str | None) -> str:
-    from portrait.labels import label
 
     return both(label("missing_data", code)) if code else ""
 
@@ -565,7 +564,6 @@ def reviews(
 
 
 def _show_reviews(out: Console, r: ReviewSummary) -> None:
-    from portrait.labels import label
 
     model = both(label("sentiment_model", r.model)) if r.model else "none (无)"
     out.print(f"{r.reviews:,} reviews (条评价), scored by (模型) {model}")
@@ -764,7 +762,6 @@ def value(
 
 
 def _method(code: str) -> str:
-    from portrait.labels import label
 
     return both(label("method", code))
 

@@ -84,3 +84,14 @@ class MissingExtraError(PortraitError, ImportError):
 
     exit_code = 9
     status = 501
+
+
+class ConfirmationNeeded(ConfigError):
+    """A run would make more paid model calls than ``[llm].max_paid_calls``; pass ``yes``."""
+
+
+class LLMError(PortraitError, ConnectionError):
+    """The model endpoint did not give a usable answer (timeouts, refusals, errors)."""
+
+    exit_code = 10
+    status = 502

@@ -8,11 +8,12 @@ import time
 
 import pytest
 
+from portrait.errors import ConfirmationNeeded, LLMError
 from portrait.labels import Label
-from portrait.llm import ConfirmationNeeded, Job, LLMError, ResponseCache, generate_all
-from portrait.llm.persona import PersonaText, ShopFigures, offline_persona, persona_facts
+from portrait.llm import Job, ResponseCache, generate_all
+from portrait.llm.persona import PersonaText, offline_persona, persona_facts
 from portrait.llm.prompting import render_prompt
-from portrait.segments import SegmentStats
+from portrait.segments import GroupingTotals, SegmentStats
 
 from .conftest import Reply
 
@@ -30,7 +31,7 @@ def job(name: str = "Champions", zh: str = "重要价值客户", customers: int 
         segment=name, label=Label(en=name, zh=zh), customers=customers, share=0.1234,
         value_share=0.456, avg_frequency=6.54, avg_recency_days=20.2, avg_monetary=2981.7,
     )  # fmt: skip
-    shop = ShopFigures(customers=10000, avg_frequency=4.2, avg_recency_days=93.0,
+    shop = GroupingTotals(customers=10000, avg_frequency=4.2, avg_recency_days=93.0,
                        avg_monetary=2196.0)  # fmt: skip
     facts = persona_facts("rfm_segment", stats, shop, [], "GBP")
     offline = offline_persona("rfm_segment", stats, shop, [], "GBP", "en")

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from portrait import open_workspace
-from portrait.errors import NotFoundError
-from portrait.llm import ConfirmationNeeded, segment_personas
+from portrait.errors import ConfirmationNeeded, NotFoundError
+from portrait.llm import segment_personas
 from portrait.segments import segment_report
 
 from support import run_cli
@@ -28,9 +28,9 @@ def _workspace_values(ws) -> list[float]:
             values += [s.customers, s.share, s.value_share or 0, s.avg_frequency or 0,
                        s.avg_recency_days or 0, s.avg_monetary or 0]  # fmt: skip
             values += [float(n) for n in re.findall(r"\d+", s.label.en + s.segment)]
-        for field in ("avg_frequency", "avg_recency_days", "avg_monetary"):
-            have = [(s.customers, getattr(s, field)) for s in rows if getattr(s, field) is not None]
-            values.append(sum(c * v for c, v in have) / sum(c for c, _ in have))
+        totals = report.totals[grouping]
+        values += [totals.avg_frequency or 0, totals.avg_recency_days or 0,
+                   totals.avg_monetary or 0]  # fmt: skip
     for c in report.clustering.clusters if report.clustering else []:
         values += [v for t in c.traits for v in (t.z, t.mean or 0, t.shop_mean or 0)]
         values += [float(n) for t in c.traits for n in re.findall(r"\d+", t.label.en + t.label.zh)]

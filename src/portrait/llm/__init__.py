@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from portrait.llm.cache import ResponseCache
 from portrait.llm.client import (
-    ConfirmationNeeded,
     Language,
     LLMClient,
-    LLMError,
     Prompt,
     Usage,
     make_client,
@@ -24,20 +22,17 @@ from portrait.llm.persona import (
     Persona,
     Personas,
     PersonaText,
-    ShopFigures,
     customer_persona,
     segment_personas,
 )
 from portrait.llm.prompting import mask_pii, render_prompt
 
 __all__ = [
-    "ConfirmationNeeded",
     "CustomerPersona",
     "Generated",
     "Grounds",
     "Job",
     "LLMClient",
-    "LLMError",
     "Language",
     "OfflineBackend",
     "Persona",
@@ -46,7 +41,6 @@ __all__ = [
     "Problem",
     "Prompt",
     "ResponseCache",
-    "ShopFigures",
     "Usage",
     "customer_persona",
     "generate_all",

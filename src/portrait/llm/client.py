@@ -15,24 +15,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from portrait.errors import ConfigError, PortraitError
-
 if TYPE_CHECKING:
     from portrait.config import LLMConfig
 
 Language = Literal["zh", "en"]
 T = TypeVar("T", bound=BaseModel)
-
-
-class LLMError(PortraitError, ConnectionError):
-    """The model endpoint did not give a usable answer (timeouts, refusals, errors)."""
-
-    exit_code = 10
-    status = 502
-
-
-class ConfirmationNeeded(ConfigError):
-    """A run would make more paid calls than ``[llm].max_paid_calls``; pass ``yes``."""
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ from typing import Any, Generic, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from portrait.errors import ConfirmationNeeded
 from portrait.llm.cache import ResponseCache
-from portrait.llm.client import ConfirmationNeeded, LLMClient, Prompt, T
+from portrait.llm.client import LLMClient, Prompt, T
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
-from portrait.errors import ConfigError, MissingExtraError
-from portrait.llm.client import LLMClient, LLMError, Prompt, T
+from portrait.errors import ConfigError, LLMError, MissingExtraError
+from portrait.llm.client import LLMClient, Prompt, T
 
 log = logging.getLogger(__name__)
 

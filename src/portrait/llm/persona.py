@@ -21,7 +21,7 @@ from portrait.llm.client import Language, LLMClient, make_client, usage_summary
 from portrait.llm.grounding import Job, generate_all
 from portrait.llm.prompting import render_prompt
 from portrait.profile import CustomerProfile, customer_profile
-from portrait.segments import SegmentReport, SegmentStats, Trait, segment_report
+from portrait.segments import GroupingTotals, SegmentReport, SegmentStats, Trait, segment_report
 
 if TYPE_CHECKING:
     from portrait.workspace import Workspace
@@ -40,15 +40,6 @@ class PersonaText(Fact):
     actions: list[str] = Field(min_length=1, max_length=5)
 
 
-class ShopFigures(Fact):
-    """The averages a segment is compared with: over every customer of the grouping."""
-
-    customers: int
-    avg_frequency: float | None
-    avg_recency_days: float | None
-    avg_monetary: float | None
-
-
 class Persona(Fact):
     """One segment's or cluster's persona, with the facts its text was written from."""
 
@@ -59,7 +50,7 @@ class Persona(Fact):
     currency: str
     text: PersonaText
     figures: SegmentStats
-    shop: ShopFigures
+    shop: GroupingTotals
     traits: list[Trait] = []
     #: model (a model's grounded answer), cache, offline (templates) or offline_fallback
     source: str
@@ -99,22 +90,12 @@ class Personas(Fact):
 
 
 # -- the facts a persona is written from ----------------------------------------------------
-def _shop(rows: list[SegmentStats]) -> ShopFigures:
-    def mean(field: str) -> float | None:
-        pairs = [(s.customers, getattr(s, field)) for s in rows if getattr(s, field) is not None]
-        weight = sum(c for c, _ in pairs)
-        return sum(c * v for c, v in pairs) / weight if weight else None
-
-    return ShopFigures(
-        customers=sum(s.customers for s in rows),
-        avg_frequency=mean("avg_frequency"),
-        avg_recency_days=mean("avg_recency_days"),
-        avg_monetary=mean("avg_monetary"),
-    )
-
-
 def persona_facts(
-    grouping: Grouping, stats: SegmentStats, shop: ShopFigures, traits: list[Trait], currency: str
+    grouping: Grouping,
+    stats: SegmentStats,
+    shop: GroupingTotals,
+    traits: list[Trait],
+    currency: str,
 ) -> dict[str, Any]:
     """The facts sent for one persona (names, figures, traits): no ids, no PII."""
     return {
@@ -212,7 +193,7 @@ def _p(value: float | None) -> str:
 def offline_persona(
     grouping: Grouping,
     stats: SegmentStats,
-    shop: ShopFigures,
+    shop: GroupingTotals,
     traits: list[Trait],
     currency: str,
     language: Language,
@@ -303,10 +284,10 @@ def segment_personas(
     currency = ws.config.shop.currency
     clusters = report.clustering.clusters if report.clustering else []
     traits_of = {str(c.cluster): c.traits for c in clusters}
-    chosen: list[tuple[Grouping, SegmentStats, ShopFigures]] = []
+    chosen: list[tuple[Grouping, SegmentStats, GroupingTotals]] = []
     for grouping in GROUPINGS:
         rows: list[SegmentStats] = getattr(report, grouping)
-        shop = _shop(rows)
+        shop = report.totals[grouping]
         for stats in rows:
             wanted = (segment is None and cluster is None) or (
                 (grouping != "cluster" and stats.segment == segment)

@@ -130,10 +130,22 @@ class ClusteringSummary(Fact):
     clusters: list[ClusterProfile]
 
 
+class GroupingTotals(Fact):
+    """The averages a segment is compared with: over every customer of its grouping (the
+    buyers for RFM segments, everyone for lifecycle stages and clusters)."""
+
+    customers: int
+    avg_frequency: float | None
+    avg_recency_days: float | None
+    avg_monetary: float | None
+
+
 class SegmentReport(Fact):
     """Every grouping of the customers: RFM segments, lifecycle stages and clusters."""
 
     customers: int
+    #: grouping (``rfm_segment``, ``lifecycle_stage``, ``cluster``) -> its customers' averages
+    totals: dict[str, GroupingTotals] = {}
     rfm_segment: list[SegmentStats]
     lifecycle_stage: list[SegmentStats]
     cluster: list[SegmentStats]
@@ -184,13 +196,25 @@ def segment_report(ws: Workspace) -> SegmentReport:
     seg = ws.table("segments")
     f = ws.table("features").select("user_id", "monetary", "frequency", "recency_days")
     joined = seg.join(f, "user_id")
-    totals = joined.aggregate(n=joined.count(), money=joined.monetary.sum()).to_pyarrow()
-    n, money = totals.column("n")[0].as_py(), totals.column("money")[0].as_py()
+    shop = joined.aggregate(n=joined.count(), money=joined.monetary.sum()).to_pyarrow()
+    n, money = shop.column("n")[0].as_py(), shop.column("money")[0].as_py()
     clustering = cluster_profiles(ws)
     cluster_labels = {c.cluster: c.label for c in clustering.clusters} if clustering else {}
     groups: dict[str, list[SegmentStats]] = {}
+    totals: dict[str, GroupingTotals] = {}
     for col in ("rfm_segment", "lifecycle_stage", "cluster"):
         have = joined.filter(joined[col].notnull())
+        whole = have.aggregate(
+            customers=have.count(),
+            avg_frequency=have.frequency.mean(),
+            avg_recency_days=have.recency_days.mean(),
+            avg_monetary=have.monetary.mean(),
+        ).to_pyarrow().to_pylist()[0]  # fmt: skip
+        totals[col] = GroupingTotals(
+            customers=int(whole["customers"]), avg_frequency=_nan_none(whole["avg_frequency"]),
+            avg_recency_days=_nan_none(whole["avg_recency_days"]),
+            avg_monetary=_nan_none(whole["avg_monetary"]),
+        )  # fmt: skip
         agg = (
             have.group_by(segment=have[col])
             .aggregate(
@@ -220,4 +244,4 @@ def segment_report(ws: Workspace) -> SegmentReport:
                     **cast(dict[str, Any], {k: _nan_none(v) for k, v in r.items()}),
                 )  # fmt: skip
             )
-    return SegmentReport(customers=n, clustering=clustering, **groups)
+    return SegmentReport(customers=n, totals=totals, clustering=clustering, **groups)
