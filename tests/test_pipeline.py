@@ -16,18 +16,12 @@ from support import run_cli, run_cli_process
 
 def test_a_second_build_skips_what_is_current(demo_ws):
     again = build(demo_ws)
-    assert again.ran == [] and again.skipped == [
-        "features",
-        "segments",
-        "value",
-        "tags",
-        "text",
-        "recommend",
-    ]
+    every = ["features", "segments", "value", "text", "tags", "recommend", "personas"]
+    assert again.ran == [] and again.skipped == every
     forced = build(demo_ws, force=True)
-    assert forced.ran == ["features", "segments", "value", "tags", "text", "recommend"]
+    assert forced.ran == every
     earlier = build(demo_ws, "2011-06-01")  # another as-of date is stale
-    assert earlier.ran == ["features", "segments", "value", "tags", "text", "recommend"]
+    assert earlier.ran == every
     assert str(earlier.as_of) == "2011-06-01"
     runs = demo_ws.table("runs").filter(lambda t: t.stage == "features").to_pandas()
     runs = runs.sort_values("started_at")
@@ -91,7 +85,9 @@ def test_a_new_rule_tag_reruns_only_the_tags_stage(demo_ws):
     with open_workspace(demo_ws.path) as ws:
         result = build(ws)
         assert result.ran == ["tags"]
-        assert result.skipped == ["features", "segments", "value", "text", "recommend"]
+        assert result.skipped == [
+            "features", "segments", "value", "text", "recommend", "personas"
+        ]  # fmt: skip
         runs = ws.table("runs").to_pandas().sort_values("started_at")
         assert runs.stage.tolist()[before:] == ["tags"]
         assert "big_basket" in ws.table("tags").columns
@@ -104,8 +100,9 @@ def test_a_new_rule_tag_reruns_only_the_tags_stage(demo_ws):
             "segments",
             "tags",
             "recommend",
+            "personas",
         }
-        assert build(ws).ran == ["segments", "tags", "recommend"]
+        assert build(ws).ran == ["segments", "tags", "recommend", "personas"]
 
 
 def test_every_stage_writes_the_tables_it_declares(demo_shop):

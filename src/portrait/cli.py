@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from portrait.segments import SegmentReport
     from portrait.tags import FeatureCatalogue, TagReport
     from portrait.text import ReviewSummary
+    from portrait.text.portraits import ItemReviews
     from portrait.value import ValueReport
     from portrait.workspace import Workspace
 
@@ -357,10 +358,31 @@ def _show_demo(out: Console, result: DemoResult) -> None:
             why = r.reason_label
             name = escape(r.title or r.item_id)
             out.print(f"  {name}: {escape(why.en)} ({escape(why.zh)})")
+    rev = result.reviews
+    if rev is not None and rev.reviews:
+        out.print(f"[bold]What customers say (评价)[/]: {escape(result.reviews_attribution)}")
+        out.print(f"  {rev.reviews:,} reviews: {pct(rev.positive_share)} positive (正面), "
+                  f"{pct(rev.negative_share)} negative (负面)")  # fmt: skip
+        talked = "; ".join(f"{both(a.label)} {a.mentions:,} mentions, {pct(a.negative_share)} "
+                           "negative" for a in rev.aspects[:4])  # fmt: skip
+        if talked:
+            out.print(f"  what they talk about (评价维度): {talked}")
+        for i in rev.most_negative_items[:3]:
+            about = label("aspect", i.top_complaint)
+            out.print(f"  most criticised (差评较多): item {escape(i.item_id)}, "
+                      f"{pct(i.negative_share)} of {i.reviews} reviews negative"
+                      + (f", mostly about {both(about)}" if about else ""))  # fmt: skip
+    if result.persona is not None:
+        p = result.persona
+        out.print(f"[bold]A persona (人群画像)[/]: {escape(p.text.name)} "
+                  f"({both(label('llm_source', p.source))})")  # fmt: skip
+        out.print(f"  {escape(p.text.description)}")
+        for action in p.text.actions[:2]:
+            out.print(f"  - {escape(action)}")
     notes(out, result.build.notes, prefix="  note (提示): ")
     out.print(
-        f"Workspace: {result.path}  (next: portrait value / portrait recommend {who} / "
-        f"portrait profile {who} -w {result.path})",
+        f"Workspace: {result.path}  (next: portrait value / portrait reviews / portrait persona "
+        f"/ portrait recommend {who} / portrait profile {who} -w {result.path})",
     )  # fmt: skip
 
 
@@ -421,9 +443,13 @@ def build(
     engine: Annotated[str | None, typer.Option(help="duckdb or spark (default: config).")] = None,
     force: Annotated[bool, typer.Option(help="Rerun every stage, stale or not.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Go ahead with more than [llm].max_paid_calls calls.")
+    ] = False,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
-    """Build features, segments, value models, tags and recommendations (the stale stages).
+    """Build features, segments, value models, review text, tags, recommendations and
+    personas (the stale stages).
 
     Example: portrait build --as-of 2011-12-10 -w my-shop
     """
@@ -445,7 +471,7 @@ def build(
             else:
                 bar.advance(task)
 
-        result = run_build(ws, as_of, engine=engine, force=force, progress=progress)
+        result = run_build(ws, as_of, engine=engine, force=force, progress=progress, yes=yes)
     out.print(f"built as of {result.as_of} (截至日期)")
     for stage in result.ran:
         out.print(f"  {stage}: {result.rows[stage]:,} rows")
@@ -549,6 +575,9 @@ def _show_segments(out: Console, r: SegmentReport) -> None:
 def reviews(
     items: Annotated[int, typer.Option(help="Most negatively reviewed items to list.")] = 10,
     min_reviews: Annotated[int, typer.Option(help="Reviews an item needs to be listed.")] = 3,
+    item: Annotated[
+        str | None, typer.Option(help="One item: its complaints, praise and example reviews.")
+    ] = None,
     fmt: FormatOpt = Format.TABLE,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
@@ -557,10 +586,32 @@ def reviews(
     Example: portrait reviews --items 5 --format json -w my-shop
     """
     from portrait.text import review_summary
+    from portrait.text.portraits import item_reviews
 
     with _open(workspace) as ws:
-        facts = review_summary(ws, items=items, min_reviews=min_reviews)
-    emit(facts, fmt, _show_reviews)
+        if item is not None:
+            one = item_reviews(ws, item)
+        else:
+            facts = review_summary(ws, items=items, min_reviews=min_reviews)
+    if item is not None:
+        emit(one, fmt, _show_item_reviews)
+    else:
+        emit(facts, fmt, _show_reviews)
+
+
+def _show_item_reviews(out: Console, r: ItemReviews) -> None:
+    out.print(f"item (商品) {escape(r.item_id)}: {r.reviews} reviews (条评价), "
+              f"{pct(r.positive_share)} positive (正面), {pct(r.negative_share)} negative (负面)"
+              + (f"; its category (类目) {pct(r.category_negative_share)} negative"
+                 if r.category_negative_share is not None else ""))  # fmt: skip
+    grid = table("aspect 维度", "praise 好评", "complaints 差评", numeric=range(1, 3))
+    for a in r.aspects:
+        grid.add_row(both(a.label), count(a.positive_reviews), count(a.negative_reviews))
+    show(out, grid)
+    for title, texts in (("praise (好评)", r.praise_examples),
+                         ("complaints (差评)", r.complaint_examples)):  # fmt: skip
+        for text in texts:
+            out.print(f"  {title}: {escape(text)}")
 
 
 def _show_reviews(out: Console, r: ReviewSummary) -> None:
@@ -574,10 +625,12 @@ def _show_reviews(out: Console, r: ReviewSummary) -> None:
                      pct(x.neutral_share), pct(x.negative_share))  # fmt: skip
     show(out, grid)
     grid = table("item 商品", "reviews 评价", "negative 负面", "mean score 平均得分",
+                 "top complaint 主要差评点",
                  title=f"Most negative items (差评最多的商品, >= {r.min_reviews} reviews)",
                  numeric=range(1, 4))  # fmt: skip
     for i in r.most_negative_items:
-        grid.add_row(i.item_id, count(i.reviews), pct(i.negative_share), num(i.mean_score, 2))
+        grid.add_row(i.item_id, count(i.reviews), pct(i.negative_share), num(i.mean_score, 2),
+                     both(label("aspect", i.top_complaint)) if i.top_complaint else "")  # fmt: skip
     show(out, grid)
     if r.aspects:
         grid = table("aspect 维度", "mentions 提及", "positive 正面", "negative 负面",
@@ -626,18 +679,24 @@ def persona(
 ) -> None:
     """Personas (人群画像) of segments and clusters, or of one customer, grounded in numbers.
 
+    With no options: the personas `portrait build` wrote.
+
     Example: portrait persona --segment Champions -w my-shop
     """
     from portrait.llm import customer_persona, segment_personas
+    from portrait.llm.stage import built_personas
 
     if language not in (None, "zh", "en"):
         raise ConfigError(f"--language {language!r} is not zh or en; use one of them.")
     if user_id is not None and (segment is not None or cluster is not None):
         raise ConfigError("Give a customer's id or --segment/--cluster, not both.")
     lang = cast("Language | None", language)
+    everything = user_id is None and segment is None and cluster is None and language is None
     with _open(workspace) as ws:
         if user_id is not None:
             one = customer_persona(ws, user_id, language=lang)
+        elif everything and ws.has_table("personas"):
+            facts = built_personas(ws)
         else:
             facts = segment_personas(ws, segment=segment, cluster=cluster, language=lang, yes=yes)
     if user_id is not None:

@@ -152,6 +152,20 @@ LABELS: dict[str, dict[str, Label]] = {
     "sentiment": _vocabulary(
         positive=("positive", "正面"), neutral=("neutral", "中性"), negative=("negative", "负面")
     ),
+    # what a review clause is about (portrait.text.aspects)
+    "aspect": _vocabulary(
+        logistics=("logistics", "物流"),
+        price=("price", "价格"),
+        quality=("quality", "质量"),
+        service=("service", "服务"),
+        packaging=("packaging", "包装"),
+        size=("size / fit", "尺码"),
+        authenticity=("authenticity", "正品"),
+        freshness=("freshness", "新鲜"),
+        taste=("taste / smell", "口味"),
+        appearance=("appearance", "外观"),
+        battery=("battery", "续航"),
+    ),
     "sentiment_model": _vocabulary(
         default=("default model (public zh/en review corpora)", "默认模型（公开中英文评价语料）"),
         shop=("the shop's own model (trained on its ratings)", "店铺自有模型（基于评分训练）"),

@@ -21,6 +21,7 @@ from portrait.engine import Engine
 from portrait.errors import ConfigError
 from portrait.facts import Fact, Note
 from portrait.features import STAGE as FEATURES
+from portrait.llm.stage import STAGE as PERSONAS
 from portrait.hashing import fingerprint
 from portrait.labels import Label
 from portrait.overview import IdentitySummary, TableStatus, identity_summary, table_status
@@ -36,7 +37,7 @@ from portrait.workspace import Workspace
 log = logging.getLogger(__name__)
 
 #: the stages of ``portrait build``, in the order they run
-STAGES: dict[str, Stage] = {s.name: s for s in (FEATURES, SEGMENTS, VALUE, TAGS, TEXT, RECOMMEND)}
+STAGES: dict[str, Stage] = {s.name: s for s in (FEATURES, SEGMENTS, VALUE, TEXT, TAGS, RECOMMEND, PERSONAS)}
 
 
 class BuildResult(Fact):
@@ -108,11 +109,13 @@ def build(
     force: bool = False,
     stages: Iterable[str] | None = None,
     progress: Callable[[str, str], None] | None = None,
+    yes: bool = False,
 ) -> BuildResult:
     """Run the stale stages, in order; ``progress(stage, "start"|"done"|"skip")``.
 
     ``stages`` limits the run to those stages (the others are left as they are); ``force``
-    reruns them whether stale or not.
+    reruns them whether stale or not; ``yes`` lets the personas stage make more paid model
+    calls than ``[llm].max_paid_calls`` (without it, it stops and asks).
     """
     chosen = set(STAGES if stages is None else stages)
     if chosen - set(STAGES):
@@ -121,7 +124,7 @@ def build(
             f"{', '.join(STAGES)}."
         )
     day = parse_as_of(as_of, ws)
-    params = StageParams(engine=Engine.parse(engine, ws.config.engine.backend))
+    params = StageParams(engine=Engine.parse(engine, ws.config.engine.backend), yes=yes)
     stamps = fingerprints(ws, day, params.engine)
     result = BuildResult(as_of=day)
     existing = set(ws.con.list_tables())

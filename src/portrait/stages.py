@@ -39,6 +39,8 @@ class StageParams:
     """What every stage run is given besides the workspace and the as-of date."""
 
     engine: Engine
+    #: go ahead with a stage's paid model calls above ``[llm].max_paid_calls``
+    yes: bool = False
 
 
 @dataclass(frozen=True)

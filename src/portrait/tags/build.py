@@ -19,7 +19,7 @@ from portrait.facts import Fact, Note
 from portrait.features import FEATURES, feature_gaps
 from portrait.labels import Label, label
 from portrait.stages import Stage, StageParams, StageResult
-from portrait.tags.catalogue import Tag, catalogue
+from portrait.tags.catalogue import TEXT_CONCERNS, Tag, catalogue
 from portrait.tags.rules import Stat
 
 if TYPE_CHECKING:
@@ -96,12 +96,15 @@ def tag_expressions(
 
 
 def build_tags(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
-    """The tags stage: every tag from ``features`` (and ``segments``, ``value``) into
-    ``tags``; a tag whose features the shop's data lacks is null."""
+    """The tags stage: every tag from ``features`` (and ``segments``, ``value``,
+    ``user_text``) into ``tags``; a tag whose features the shop's data lacks is null."""
     features = ws.table("features")
-    for name in ("segments", "value"):
+    for name in ("segments", "value", "user_text"):
         if ws.has_table(name):
-            features = features.left_join(ws.table(name), "user_id").drop("user_id_right")
+            other = ws.table(name)
+            if name == "user_text":  # only its marks: "reviews" is no tag
+                other = other.select("user_id", *TEXT_CONCERNS)
+            features = features.left_join(other, "user_id").drop("user_id_right")
     tags = catalogue(ws.config)
     stats = _statistics(features, tags)
     exprs = tag_expressions(features, tags, stats, set(feature_gaps(ws)))
@@ -148,7 +151,7 @@ def rules_true_at_minimum(
 STAGE = Stage(
     name="tags",
     label=Label(en="tags", zh="标签"),
-    reads=("features", "feature_gaps", "segments", "value"),
+    reads=("features", "feature_gaps", "segments", "value", "user_text"),
     writes=("tags",),
     config=("tags",),
     run=build_tags,

@@ -5,7 +5,8 @@
 - **rule** tags are conditions over features (:mod:`portrait.tags.rules`), built in or
   written in ``portrait.toml``;
 - **model** tags come from models: RFM segment, lifecycle stage, behavioural cluster, value
-  tier, churn risk and the expected next-purchase window.
+  tier, churn risk, the expected next-purchase window, and what a customer's reviews dwell
+  on (:mod:`portrait.text.portraits`).
 
 Each tag has English and Chinese display names and a description.
 """
@@ -76,6 +77,13 @@ def _rule(name: str, text: str, en: str, zh: str, description: str) -> Tag:
                reads=tuple(sorted(rule.features)))  # fmt: skip
 
 
+#: the tags made from reviews (:mod:`portrait.text.portraits`): column -> the aspect watched
+TEXT_CONCERNS: dict[str, str] = {
+    "logistics_sensitive": "logistics",
+    "price_sensitive": "price",
+    "quality_focused": "quality",
+}
+
 # fmt: off
 BUILT_IN: tuple[Tag, ...] = (
     _fact("recency_band", "recency_days", "Last purchase", "最近购买",
@@ -135,6 +143,13 @@ BUILT_IN: tuple[Tag, ...] = (
     Tag("next_purchase_window", "model", "Expected next purchase", "预计下次购买",
         "The first window in which a purchase is more likely than not (BG/NBD).",
         column="next_purchase_window"),
+    Tag("logistics_sensitive", "model", "Logistics-sensitive", "物流敏感",
+        "From reviews: delivery or courier named in at least a third of them.",
+        column="logistics_sensitive"),
+    Tag("price_sensitive", "model", "Price-sensitive", "价格敏感",
+        "From reviews: the price named in at least a third of them.", column="price_sensitive"),
+    Tag("quality_focused", "model", "Quality-focused", "品质关注",
+        "From reviews: quality named in at least a third of them.", column="quality_focused"),
 )
 # fmt: on
 

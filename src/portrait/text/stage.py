@@ -1,4 +1,6 @@
-"""The ``text`` build stage: every review's language and sentiment, into ``review_sentiment``.
+"""The ``text`` build stage: every review's language and sentiment (``review_sentiment``),
+its aspects per clause (``review_aspects``), and what the reviews say of each customer and
+item (``user_text``, ``item_text``: :mod:`portrait.text.portraits`).
 
 Reviews are read through :mod:`portrait.history` (aliases resolved to their person) up to
 the as-of date; an undated review is kept, since its text does not leak the future of any
@@ -30,6 +32,7 @@ from portrait.labels import Label
 from portrait.schema import OUTPUTS
 from portrait.stages import Stage, StageParams, StageResult
 from portrait.text.aspects import ASPECTS, aspect_arrow
+from portrait.text.portraits import item_text_table, user_text_table
 from portrait.text.sentiment import band, default_model, shop_model
 
 if TYPE_CHECKING:
@@ -118,7 +121,8 @@ def build_text(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
             {c: pa.array([], type=pa.float64() if c == "score" else pa.string()) for c in _COLUMNS}
         )
         ws.replace_table("review_sentiment", empty)
-        ws.replace_table("review_aspects", OUTPUTS["review_aspects"].arrow_schema().empty_table())
+        for name in ("review_aspects", "user_text", "item_text"):
+            ws.replace_table(name, OUTPUTS[name].arrow_schema().empty_table())
         return StageResult(rows=0, notes=[Note.of("no_reviews")])
     out, chosen, notes = score_reviews(arrow)
     ws.replace_table("review_sentiment", out)
@@ -127,6 +131,9 @@ def build_text(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
     ).cast(OUTPUTS["review_aspects"].arrow_schema())
     ws.replace_table("review_aspects", aspects)
     chosen["aspect_mentions"] = aspects.num_rows
+    sentiment, mentions = ws.table("review_sentiment"), ws.table("review_aspects")
+    ws.replace_table("user_text", user_text_table(sentiment, mentions))
+    ws.replace_table("item_text", item_text_table(sentiment, mentions, tables["items"]))
     log.info("scored %d reviews with the %s sentiment model", out.num_rows, chosen["model"])
     return StageResult(rows=out.num_rows, notes=notes, chosen=chosen)
 
@@ -134,8 +141,8 @@ def build_text(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
 STAGE = Stage(
     name="text",
     label=Label(en="review text", zh="评价文本"),
-    reads=("reviews",),
-    writes=("review_sentiment", "review_aspects"),
+    reads=("reviews", "items"),
+    writes=("review_sentiment", "review_aspects", "user_text", "item_text"),
     config=(),
     run=build_text,
 )
@@ -159,6 +166,9 @@ class ItemSentiment(SentimentShare):
     item_id: str
     #: the mean probability positive of its reviews
     mean_score: float | None = None
+    #: the aspects most criticised and most praised in its reviews (codes of ``ASPECTS``)
+    top_complaint: str | None = None
+    top_praise: str | None = None
 
 
 class AspectShare(Fact):
@@ -234,6 +244,10 @@ def review_summary(ws: Workspace, *, items: int = 10, min_reviews: int = 3) -> R
         .order_by([ibis.desc("negative_share"), "mean_score", "item_id"])
         .limit(items)
     )
+    if ws.has_table("item_text"):
+        tops = ws.table("item_text").select("item_id", "top_complaint", "top_praise")
+        worst = worst.left_join(tops, "item_id").drop("item_id_right")
+        worst = worst.order_by([ibis.desc("negative_share"), "mean_score", "item_id"])
     models = t.filter(t.model.notnull()).model.value_counts().to_pyarrow().to_pylist()
     model = max(models, key=lambda m: m["model_count"])["model"] if models else None
     return ReviewSummary(
