@@ -136,8 +136,8 @@ def _keyword_baseline(text: str) -> dict[str, str]:
 def aspects_and_topics() -> dict:
     """Aspects on the hand-labelled clauses (tuned part, held-out part, all; and the keyword
     baseline on the held-out part), aspect throughput and coverage, and topics of 10,000
-    reviews per category. Targets (issue 12): F1 >= 0.85, polarity accuracy >= 0.80, topics
-    of 10,000 reviews under 30 seconds."""
+    reviews per category. Targets (issue 12): on the held-out part, micro F1 >= 0.85 and
+    polarity accuracy >= 0.80; topics of 10,000 reviews under 30 seconds."""
     import pandas as pd
 
     from portrait.text import aspects
@@ -180,7 +180,7 @@ def aspects_and_topics() -> dict:
         "topics": {"reviews": len(sample), "categories": int(sample.cat.nunique()),
                    "topics": len(topics), "seconds": round(topic_seconds, 2)},
     }  # fmt: skip
-    a = result["aspects"]["all"]
+    a = result["aspects"]["held_out"]
     result["aspects"]["passed"] = a["micro_f1"] >= 0.85 and a["polarity_accuracy"] >= 0.80
     result["topics"]["passed"] = topic_seconds < 30
     return result

@@ -152,6 +152,40 @@ LABELS: dict[str, dict[str, Label]] = {
     "sentiment": _vocabulary(
         positive=("positive", "正面"), neutral=("neutral", "中性"), negative=("negative", "负面")
     ),
+    "order_status": _vocabulary(
+        completed=("completed", "已完成"),
+        pending=("pending", "处理中"),
+        cancelled=("cancelled", "已取消"),
+        returned=("returned", "已退货"),
+        adjustment=("adjustment", "调整"),
+    ),
+    # what a customer asks the assistant (portrait.llm.assistant)
+    "assistant_intent": _vocabulary(
+        order_status=("order status", "订单查询"),
+        delivery=("delivery", "物流配送"),
+        return_refund=("return or refund", "退换货/退款"),
+        product_question=("product question", "商品咨询"),
+        recommendation=("recommendation", "推荐"),
+        complaint=("complaint", "投诉"),
+        other=("other", "其他"),
+    ),
+    # why the assistant will not answer: it reads only the asker's own data
+    "assistant_refusal": _vocabulary(
+        other_order=(
+            "I can only discuss orders on your own account, and that order is not one of yours.",
+            "抱歉，我只能查询您本人账户下的订单，该订单不属于您的账户。",
+        ),
+        other_customer=(
+            "I can only discuss your own account; I cannot share anything about another "
+            "customer.",
+            "抱歉，我只能查询您本人的账户信息，无法提供其他客户的任何信息。",
+        ),
+        other_person=(
+            "I can only discuss your own account; I cannot look up anyone else's orders or "
+            "details.",
+            "抱歉，我只能查询您本人的账户信息，无法查询他人的订单或资料。",
+        ),
+    ),
     # what a review clause is about (portrait.text.aspects)
     "aspect": _vocabulary(
         logistics=("logistics", "物流"),

@@ -41,6 +41,29 @@ def _found(text: str) -> dict[str, str]:
         ("苹果不新鲜，有几个烂了", {"freshness": "negative"}),
         ("Love it", {}),
         ("收到货了", {}),
+        # a term named but not judged is a neutral mention; a hint (钱, 态度) is none
+        ("不知道味道怎样", {"taste": "neutral"}),
+        ("问客服", {"service": "neutral"}),
+        ("老子是为了两分钱才评价的", {}),
+        ("愉快的态度去面对", {}),
+        # aspects stated without their name
+        ("下午就到了", {"logistics": "positive"}),
+        ("挺快的", {"logistics": "positive"}),
+        ("苹果不是很大", {"size": "negative"}),
+        ("果子很小", {"size": "negative"}),
+        ("物流晚到34个小时", {"logistics": "negative"}),
+        ("物超所值", {"price": "positive"}),
+        ("少了一根数据线", {"service": "negative"}),
+        ("屏幕有坏点", {"quality": "negative"}),
+        # one word, several aspects: 长 judges a battery, 快 a delivery and a battery
+        ("待机时间长", {"battery": "positive"}),
+        ("电池耗电快", {"battery": "negative"}),
+        # 特别 and 不断 do not negate; 性价比不高 is not 性价比高
+        ("物流特别快", {"logistics": "positive"}),
+        ("不断发错货", {"service": "negative"}),
+        ("性价比不高", {"price": "negative"}),
+        ("but the quality is not the best", {"quality": "negative"}),
+        ("no it is broken", {"quality": "negative"}),
     ],
 )
 def test_clause_aspects(text: str, expected: dict[str, str]) -> None:
@@ -92,8 +115,8 @@ def test_quality_on_the_labelled_clauses() -> None:
     held_out = evaluate(labels[split == "test"])
     everything = evaluate(labels)
     assert tuned["micro_f1"] >= 0.85 and tuned["polarity_accuracy"] >= 0.80
-    # the held-out third was never looked at while tuning the lexicon: a floor, not the goal
-    assert held_out["micro_f1"] >= 0.80 and held_out["polarity_accuracy"] >= 0.80
+    # the held-out third was never looked at while tuning the lexicon (issue 12's target)
+    assert held_out["micro_f1"] >= 0.85 and held_out["polarity_accuracy"] >= 0.80
     assert everything["micro_f1"] >= 0.85 and everything["polarity_accuracy"] >= 0.80
 
 
@@ -112,3 +135,15 @@ def test_ten_thousand_reviews_in_seconds() -> None:
     assert time.perf_counter() - start < 10
     # a plain keyword list finds an aspect in about half of the reviews
     assert table.review.nunique() / len(sample) > 0.5
+
+
+def test_scan_skips_characters_no_entry_starts_with() -> None:
+    from portrait.text.aspects import _compiled, _heads
+
+    # every entry's first characters are known, so the pattern leads with their lookahead
+    assert _compiled()[0].pattern.startswith("(?=[")
+    assert _heads(r"(?:苹果|(?<![效])果)(?:头|儿)?小") == {"苹", "果"}
+    assert _heads(r"\barrived? (?:quickly|fast)\b") == {"a"}
+    assert _heads("^(?:很|挺)*快(?:的|了)*$") == {"很", "挺", "快"}
+    assert _heads("x{0,5}?y") == {"x", "y"}
+    assert _heads(r"\d+") is None and _heads("(?:a|)") is None

@@ -15,6 +15,14 @@ from portrait.llm.client import (
     Usage,
     make_client,
 )
+from portrait.llm.copy import (
+    ChannelLimits,
+    CopyItem,
+    CopyVariant,
+    MarketingCopy,
+    channel_limits,
+    marketing_copy,
+)
 from portrait.llm.grounding import Generated, Grounds, Job, Problem, generate_all
 from portrait.llm.offline import OfflineBackend
 from portrait.llm.persona import (
@@ -28,12 +36,16 @@ from portrait.llm.persona import (
 from portrait.llm.prompting import mask_pii, render_prompt
 
 __all__ = [
+    "ChannelLimits",
+    "CopyItem",
+    "CopyVariant",
     "CustomerPersona",
     "Generated",
     "Grounds",
     "Job",
     "LLMClient",
     "Language",
+    "MarketingCopy",
     "OfflineBackend",
     "Persona",
     "PersonaText",
@@ -42,9 +54,11 @@ __all__ = [
     "Prompt",
     "ResponseCache",
     "Usage",
+    "channel_limits",
     "customer_persona",
     "generate_all",
     "make_client",
+    "marketing_copy",
     "mask_pii",
     "render_prompt",
     "segment_personas",

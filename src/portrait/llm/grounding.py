@@ -7,6 +7,11 @@ fact when the fact, rounded to the precision written, equals it (``12.3%`` match
 regenerated with the offending spans named (bounded), then replaced by the offline text;
 each rejection is logged with its span. :func:`generate_all` also keeps the cache and asks
 before a large paid run.
+
+A job may hold its answer to more than its facts: ``check`` adds the problems of a task's own
+limits (a channel's length, a required phrase), which are rejected and regenerated the same
+way, and ``quotable`` narrows what the text may quote to a part of the facts (the rest is
+context for the model, not for the reader).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,6 +34,8 @@ from portrait.llm.client import LLMClient, Prompt, T
 log = logging.getLogger(__name__)
 
 Source = Literal["model", "cache", "offline", "offline_fallback"]
+#: number, date, name: not in the facts; limit: breaks a limit of the task (``Job.check``)
+Reason = Literal["number", "date", "name", "limit"]
 
 _DATE = re.compile(r"(?<!\d)(?P<y>\d{4})(?:-|/|年)(?P<m>\d{1,2})(?:-|/|月)(?P<d>\d{1,2})日?(?!\d)")
 _NUMBER = re.compile(
@@ -39,12 +46,16 @@ _NUMBER = re.compile(
 
 @dataclass(frozen=True)
 class Problem:
-    """A span of generated text that the facts do not support."""
+    """A span of generated text that the facts do not support, or a limit it breaks."""
 
     span: str
-    reason: Literal["number", "date", "name"]
+    reason: Reason
+    #: what is wrong, in words, when the span alone does not say (a limit)
+    detail: str = ""
 
     def __str__(self) -> str:
+        if self.detail:
+            return f"{self.reason}: {self.detail}"
         return f"{self.reason} {self.span!r}"
 
 
@@ -160,13 +171,21 @@ class Job(Generic[T]):
     offline: T
     #: known names (segments, tags) the answer may mention only if the facts do
     names: tuple[str, ...] = ()
+    #: the task's own checks of an answer (its limits), beside grounding
+    check: Callable[[T], list[Problem]] | None = field(default=None, compare=False)
+    #: the part of the facts the text may quote; ``None``: all of them
+    quotable: Any = None
     grounds: Grounds = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "grounds", Grounds.of(self.facts, self.names))
+        source = self.facts if self.quotable is None else self.quotable
+        object.__setattr__(self, "grounds", Grounds.of(source, self.names))
 
-    def problems(self, answer: BaseModel) -> list[Problem]:
-        return [p for t in texts(answer) for p in self.grounds.check(t)]
+    def problems(self, answer: T) -> list[Problem]:
+        found = [p for t in texts(answer) for p in self.grounds.check(t)]
+        if self.check is not None:
+            found += self.check(answer)
+        return found
 
 
 @dataclass(frozen=True)
@@ -230,6 +249,24 @@ def generate_all(
     return [r for r in results if r is not None]
 
 
+def _feedback(problems: list[Problem]) -> str:
+    """What to tell the model about its rejected answer."""
+    parts = []
+    ungrounded = [p for p in problems if p.reason != "limit"]
+    if ungrounded:
+        spans = ", ".join(map(str, ungrounded))
+        parts.append(
+            f"Your answer used {spans}, which the FACTS do not contain. Answer again using "
+            "only numbers, dates and names copied from the FACTS."
+        )
+    broken = [p.detail or p.span for p in problems if p.reason == "limit"]
+    if broken:
+        parts.append(
+            f"Your answer breaks its limits: {'; '.join(broken)}. Answer again within them."
+        )
+    return " ".join(parts)
+
+
 def _cached(client: LLMClient, job: Job[T], cache: ResponseCache | None) -> Generated[T] | None:
     if cache is None:
         return None
@@ -264,14 +301,11 @@ def _generate(
         spans = ", ".join(map(str, problems))
         rejected.extend(str(p) for p in problems)
         log.warning(
-            "%s answer %d of %s is not grounded in its facts (%s); %s",
+            "%s answer %d of %s is rejected (%s); %s",
             client.model, attempt, job.prompt.task, spans,
             "regenerating" if attempt < regenerations else "using the offline text",
         )  # fmt: skip
-        feedback = (
-            f"Your answer used {spans}, which the FACTS do not contain. Answer again using "
-            "only numbers, dates and names copied from the FACTS."
-        )
+        feedback = _feedback(problems)
     else:
         result = Generated(job.offline, "offline_fallback", tuple(rejected))
     if cache is not None:

@@ -174,7 +174,8 @@ _PLAYBOOK = {
 }  # fmt: skip
 
 
-def _play(grouping: Grouping, stats: SegmentStats) -> str:
+def play_of(grouping: Grouping, stats: SegmentStats) -> str:
+    """The marketing play a group calls for (reward, grow, welcome, win_back, low_cost)."""
     if grouping != "cluster":
         return _PLAYBOOK.get(stats.segment, "grow")
     if stats.value_share is not None and stats.value_share > stats.share:
@@ -200,7 +201,7 @@ def offline_persona(
 ) -> PersonaText:
     """The template persona: every number in it is one of the facts, rounded."""
     s = stats
-    en, zh = _ACTIONS[_play(grouping, s)]
+    en, zh = _ACTIONS[play_of(grouping, s)]
     if language == "en":
         name = s.label.en if grouping != "cluster" else f"Cluster {s.segment}: {s.label.en}"
         description = (
