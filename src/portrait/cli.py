@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from portrait.datasets.demo import DemoResult
     from portrait.ingest import IngestReport
     from portrait.ingest.rejects import Rejects
-    from portrait.llm import CustomerPersona, Language, Personas
+    from portrait.llm import CustomerPersona, Language, MarketingCopy, Personas
+    from portrait.llm.assistant import Answer
+    from portrait.llm.copy import Channel
     from portrait.pipeline import WorkspaceStatus
     from portrait.profile import CustomerProfile
     from portrait.recommend import CustomerRecommendations, WorkspaceEvaluation
@@ -703,6 +705,91 @@ def persona(
         emit(one, fmt, _show_customer_persona)
     else:
         emit(facts, fmt, _show_personas)
+
+
+@app.command(name="copy")
+def copy_command(
+    segment: Annotated[
+        str | None, typer.Option(help="For this RFM segment or lifecycle stage (its code).")
+    ] = None,
+    cluster: Annotated[int | None, typer.Option(help="For this cluster.")] = None,
+    item: Annotated[str | None, typer.Option(help="About this item.")] = None,
+    channel: Annotated[str, typer.Option(help="sms, push or email.")] = "sms",
+    variants: Annotated[int, typer.Option(help="Variants for an A/B test (1-4).")] = 3,
+    language: Annotated[
+        str | None, typer.Option(help="zh or en (default: [llm].language).")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Go ahead with more than [llm].max_paid_calls calls.")
+    ] = False,
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Marketing copy (营销文案) for a segment and/or an item, in variants within the channel's
+    length limit (SMS 70 characters with the opt-out).
+
+    Example: portrait copy --segment "At Risk" --item 85123A --channel sms -w my-shop
+    """
+    from portrait.llm import marketing_copy
+
+    if language not in (None, "zh", "en"):
+        raise ConfigError(f"--language {language!r} is not zh or en; use one of them.")
+    if channel not in ("sms", "push", "email"):
+        raise ConfigError(f"--channel {channel!r} is not sms, push or email; use one of them.")
+    with _open(workspace) as ws:
+        facts = marketing_copy(
+            ws, segment=segment, cluster=cluster, item_id=item,
+            channel=cast("Channel", channel), variants=variants,
+            language=cast("Language | None", language), yes=yes,
+        )  # fmt: skip
+    emit(facts, fmt, _show_copy)
+
+
+def _show_copy(out: Console, c: MarketingCopy) -> None:
+    limits = ", ".join(f"{k} <= {v}" for k, v in c.limits.max_chars.items())
+    out.print(f"{c.channel} ({escape(limits)} characters 字符)")
+    for v in c.variants:
+        out.print(f"[bold]{v.id}[/] ({v.angle}; {both(label('llm_source', v.source))})")
+        for field, text in v.text.items():
+            out.print(f"  {field} ({v.lengths[field]}): {escape(text)}")
+
+
+@app.command()
+def ask(
+    user_id: Annotated[str, typer.Argument(help="The customer who asks.")],
+    question: Annotated[str, typer.Argument(help="Their question, in Chinese or English.")],
+    language: Annotated[
+        str | None, typer.Option(help="Answer in zh or en (default: the question's).")
+    ] = None,
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """The customer-service assistant (智能客服): answers from that customer's own data only.
+
+    Example: portrait ask 12347 "我最近一次的订单是什么？" -w my-shop
+    """
+    from portrait.llm.assistant import ask as answer
+
+    if language not in (None, "zh", "en"):
+        raise ConfigError(f"--language {language!r} is not zh or en; use one of them.")
+    with _open(workspace) as ws:
+        facts = answer(ws, user_id, question, language=cast("Language | None", language))
+    emit(facts, fmt, _show_answer)
+
+
+def _show_answer(out: Console, a: Answer) -> None:
+    out.print(escape(a.text.answer))
+    if a.refused:
+        out.print(f"  (refused, 已拒绝: {a.refusal})")
+        return
+    out.print(f"  intent (意图): {both(a.intent_label)}; source (来源): "
+              f"{both(label('llm_source', a.source))}")  # fmt: skip
+    f = a.facts
+    if f is not None:
+        used = [f"order {o.order_id}" for o in ([f.focus] if f.focus else [])]
+        used += [f"item {p.item_id}" for p in f.products + f.recommendations]
+        out.print(f"  facts used (依据): {', '.join(used) or 'none'}; "
+                  f"{f.orders_total} orders on the account")  # fmt: skip
 
 
 def _show_customer_persona(out: Console, p: CustomerPersona) -> None:

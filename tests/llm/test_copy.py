@@ -232,3 +232,21 @@ def test_the_channel_limits_are_the_documented_ones():
     assert email.opt_out is None and channel_limits("push", "en").opt_out is None
     with pytest.raises(ConfigError, match="use sms, push or email"):
         channel_limits("wechat", "zh")  # type: ignore[arg-type]
+
+
+def test_the_copy_command_shows_the_variants_and_their_lengths(demo_shop):
+    from portrait.llm import MarketingCopy
+
+    from support import run_cli
+
+    path = str(demo_shop.path)
+    shown = run_cli("copy", "--segment", "Champions", "--channel", "sms", "--format", "json",
+                    "-w", path)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    made = MarketingCopy.model_validate_json(shown.stdout)
+    assert len(made.variants) == 3 and all(v.fits for v in made.variants)
+    table = run_cli("copy", "--segment", "Champions", "-w", path)
+    for v in made.variants:
+        assert f"text ({v.lengths['text']}): {v.text['text']}" in table.stdout
+    wrong = run_cli("copy", "--channel", "fax", "-w", path)
+    assert wrong.returncode == 2 and "not sms, push or email" in wrong.stderr
