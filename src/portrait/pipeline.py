@@ -21,9 +21,9 @@ from portrait.engine import Engine
 from portrait.errors import ConfigError
 from portrait.facts import Fact, Note
 from portrait.features import STAGE as FEATURES
-from portrait.llm.stage import STAGE as PERSONAS
 from portrait.hashing import fingerprint
 from portrait.labels import Label
+from portrait.llm.stage import STAGE as PERSONAS
 from portrait.overview import IdentitySummary, TableStatus, identity_summary, table_status
 from portrait.recommend import STAGE as RECOMMEND
 from portrait.runs import RunRecord, last_run, recent_runs
@@ -37,7 +37,9 @@ from portrait.workspace import Workspace
 log = logging.getLogger(__name__)
 
 #: the stages of ``portrait build``, in the order they run
-STAGES: dict[str, Stage] = {s.name: s for s in (FEATURES, SEGMENTS, VALUE, TEXT, TAGS, RECOMMEND, PERSONAS)}
+STAGES: dict[str, Stage] = {
+    s.name: s for s in (FEATURES, SEGMENTS, VALUE, TEXT, TAGS, RECOMMEND, PERSONAS)
+}
 
 
 class BuildResult(Fact):
