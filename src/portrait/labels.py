@@ -176,8 +176,7 @@ LABELS: dict[str, dict[str, Label]] = {
             "抱歉，我只能查询您本人账户下的订单，该订单不属于您的账户。",
         ),
         other_customer=(
-            "I can only discuss your own account; I cannot share anything about another "
-            "customer.",
+            "I can only discuss your own account; I cannot share anything about another customer.",
             "抱歉，我只能查询您本人的账户信息，无法提供其他客户的任何信息。",
         ),
         other_person=(
