@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from portrait.tags import FeatureCatalogue, TagReport
     from portrait.text import ReviewSummary
     from portrait.text.portraits import ItemReviews
+    from portrait.text.vectors import SimilarItems
     from portrait.value import ValueReport
     from portrait.workspace import Workspace
 
@@ -642,6 +643,33 @@ def _show_reviews(out: Console, r: ReviewSummary) -> None:
             grid.add_row(both(a.label), count(a.mentions), pct(a.positive_share),
                          pct(a.negative_share))  # fmt: skip
         show(out, grid)
+
+
+@app.command()
+def similar(
+    item_id: Annotated[str, typer.Argument(help="The item.")],
+    n: Annotated[int, typer.Option("-n", help="How many.")] = 10,
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Items whose titles and reviews read most like this one (相似商品, text vectors).
+
+    Example: portrait similar 85099B -n 5 -w my-shop
+    """
+    from portrait.text.vectors import similar_items
+
+    with _open(workspace) as ws:
+        facts = similar_items(ws, item_id, n=n)
+    emit(facts, fmt, _show_similar)
+
+
+def _show_similar(out: Console, r: SimilarItems) -> None:
+    out.print(f"like (相似于) {escape(r.title or r.item_id)}:")
+    grid = table("item 商品", "title 名称", "similarity 相似度", "reviews 评价",
+                 numeric=range(2, 4))  # fmt: skip
+    for s in r.items:
+        grid.add_row(s.item_id, escape(s.title or ""), num(s.similarity, 2), count(s.reviews))
+    show(out, grid)
 
 
 @app.command()

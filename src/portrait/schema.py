@@ -13,7 +13,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-Kind = Literal["id", "string", "timestamp", "decimal", "integer", "float", "boolean"]
+Kind = Literal["id", "string", "timestamp", "decimal", "integer", "float", "boolean", "vector"]
 
 #: DuckDB type of each kind. Money is a decimal so that totals add up to the cent.
 SQL_TYPES: dict[str, str] = {
@@ -24,6 +24,7 @@ SQL_TYPES: dict[str, str] = {
     "integer": "BIGINT",
     "float": "DOUBLE",
     "boolean": "BOOLEAN",
+    "vector": "FLOAT[]",
 }
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -34,6 +35,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "integer": pa.int64(),
     "float": pa.float64(),
     "boolean": pa.bool_(),
+    "vector": pa.list_(pa.float32()),
 }
 
 
@@ -388,6 +390,14 @@ OUTPUTS: dict[str, Table] = {
             _c("top_praise_reviews", "integer", "Reviews praising it.", "好评点评价数"),
             _c("category_negative_share", "float", "Its category's share of negative reviews.",
                "类目差评占比"))),
+        Table("review_vectors", ("review_id",), "Every review's text vector.", "评价文本向量", (
+            _c("review_id", "id", "The review.", "评价"),
+            _c("vector", "vector", "Unit vector (TF-IDF + SVD).", "单位向量"))),
+        Table("item_vectors", ("item_id",), "Every item's text vector: title and reviews.",
+              "商品文本向量", (
+            _c("item_id", "id", "The item.", "商品"),
+            _c("reviews", "integer", "Reviews it was made from.", "评价数"),
+            _c("vector", "vector", "Unit vector (TF-IDF + SVD).", "单位向量"))),
         Table("personas", ("grouping", "segment"), "A persona of every segment and cluster.",
               "人群画像", (
             _c("position", "integer", "Order of display.", "顺序"),

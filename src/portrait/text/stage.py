@@ -1,6 +1,7 @@
 """The ``text`` build stage: every review's language and sentiment (``review_sentiment``),
-its aspects per clause (``review_aspects``), and what the reviews say of each customer and
-item (``user_text``, ``item_text``: :mod:`portrait.text.portraits`).
+its aspects per clause (``review_aspects``), what the reviews say of each customer and
+item (``user_text``, ``item_text``: :mod:`portrait.text.portraits`), and text vectors of
+reviews and items (``review_vectors``, ``item_vectors``: :mod:`portrait.text.vectors`).
 
 Reviews are read through :mod:`portrait.history` (aliases resolved to their person) up to
 the as-of date; an undated review is kept, since its text does not leak the future of any
@@ -34,6 +35,7 @@ from portrait.stages import Stage, StageParams, StageResult
 from portrait.text.aspects import ASPECTS, aspect_arrow
 from portrait.text.portraits import item_text_table, user_text_table
 from portrait.text.sentiment import band, default_model, shop_model
+from portrait.text.vectors import text_vectors
 
 if TYPE_CHECKING:
     from portrait.workspace import Workspace
@@ -116,6 +118,10 @@ def build_text(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
     r = tables["reviews"]
     r = r.filter(r.ts.isnull() | (r.ts < ctx.cutoff_literal()))
     arrow = r.select("review_id", "user_id", "item_id", "text", "lang", "rating", "ts").to_pyarrow()
+    items = tables["items"].select("item_id", "title", "category").to_pyarrow()
+    review_vectors, item_vectors = text_vectors(arrow, items)
+    ws.replace_table("review_vectors", review_vectors)
+    ws.replace_table("item_vectors", item_vectors)
     if arrow.num_rows == 0:
         empty = pa.table(
             {c: pa.array([], type=pa.float64() if c == "score" else pa.string()) for c in _COLUMNS}
@@ -142,7 +148,14 @@ STAGE = Stage(
     name="text",
     label=Label(en="review text", zh="评价文本"),
     reads=("reviews", "items"),
-    writes=("review_sentiment", "review_aspects", "user_text", "item_text"),
+    writes=(
+        "review_sentiment",
+        "review_aspects",
+        "user_text",
+        "item_text",
+        "review_vectors",
+        "item_vectors",
+    ),
     config=(),
     run=build_text,
 )
