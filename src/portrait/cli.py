@@ -39,7 +39,13 @@ if TYPE_CHECKING:
     from portrait.datasets.demo import DemoResult
     from portrait.ingest import IngestReport
     from portrait.ingest.rejects import Rejects
-    from portrait.llm import CustomerPersona, Language, MarketingCopy, Personas
+    from portrait.llm import (
+        CustomerPersona,
+        Language,
+        MarketingCopy,
+        Personas,
+        ProductDescription,
+    )
     from portrait.llm.assistant import Answer
     from portrait.llm.copy import Channel
     from portrait.pipeline import WorkspaceStatus
@@ -780,6 +786,38 @@ def _show_copy(out: Console, c: MarketingCopy) -> None:
         out.print(f"[bold]{v.id}[/] ({v.angle}; {both(label('llm_source', v.source))})")
         for field, text in v.text.items():
             out.print(f"  {field} ({v.lengths[field]}): {escape(text)}")
+
+
+@app.command()
+def describe(
+    item_id: Annotated[str, typer.Argument(help="The item.")],
+    language: Annotated[
+        str | None, typer.Option(help="zh or en (default: [llm].language).")
+    ] = None,
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """A product description (商品描述) from the item's data and what its reviews praise,
+    with the merchant's watch-outs from what they criticise.
+
+    Example: portrait describe 85099B --language en -w my-shop
+    """
+    from portrait.llm import product_description
+
+    if language not in (None, "zh", "en"):
+        raise ConfigError(f"--language {language!r} is not zh or en; use one of them.")
+    with _open(workspace) as ws:
+        facts = product_description(ws, item_id, language=cast("Language | None", language))
+    emit(facts, fmt, _show_description)
+
+
+def _show_description(out: Console, d: ProductDescription) -> None:
+    out.print(f"[bold]{escape(d.text.headline)}[/] ({both(label('llm_source', d.source))})")
+    out.print(f"  {escape(d.text.description)}")
+    for point in d.text.selling_points:
+        out.print(f"  + {escape(point)}")
+    for watch in d.text.watch_outs:
+        out.print(f"  ! for the merchant (仅供商家): {escape(watch)}")
 
 
 @app.command()

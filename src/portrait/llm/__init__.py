@@ -23,6 +23,12 @@ from portrait.llm.copy import (
     channel_limits,
     marketing_copy,
 )
+from portrait.llm.describe import (
+    DescribedItem,
+    DescriptionText,
+    ProductDescription,
+    product_description,
+)
 from portrait.llm.grounding import Generated, Grounds, Job, Problem, generate_all
 from portrait.llm.offline import OfflineBackend
 from portrait.llm.persona import (
@@ -40,6 +46,8 @@ __all__ = [
     "CopyItem",
     "CopyVariant",
     "CustomerPersona",
+    "DescribedItem",
+    "DescriptionText",
     "Generated",
     "Grounds",
     "Job",
@@ -51,6 +59,7 @@ __all__ = [
     "PersonaText",
     "Personas",
     "Problem",
+    "ProductDescription",
     "Prompt",
     "ResponseCache",
     "Usage",
@@ -60,6 +69,7 @@ __all__ = [
     "make_client",
     "marketing_copy",
     "mask_pii",
+    "product_description",
     "render_prompt",
     "segment_personas",
 ]

@@ -309,7 +309,7 @@ def _field(channel: Channel, name: str, words: _Words, shop: str, language: Lang
     return [f"你好！{words.line}{words.extra}期待你的光临。\n\n——{shop}"]
 
 
-def _shorten(title: str, most: int) -> str:
+def shorten(title: str, most: int) -> str:
     """``title`` in at most ``most`` characters: cut at a word (never inside a number)."""
     if len(title) <= most:
         return title
@@ -335,13 +335,13 @@ def _titles(item: CopyItem | None) -> list[str | None]:
     found: list[str | None] = []
     if name is not None:
         for most in range(len(name), _SHORTEST_TITLE - 1, -1):
-            short = _shorten(name, most)
+            short = shorten(name, most)
             if short not in found and (len(short) >= _SHORTEST_TITLE or short == name):
                 found.append(short)
     return [*found, None]
 
 
-def _money(price: float, currency: str) -> str:
+def money_text(price: float, currency: str) -> str:
     symbol = _SYMBOL.get(currency.upper())
     return f"{symbol}{price:,.2f}" if symbol else f"{price:,.2f} {currency}"
 
@@ -361,7 +361,7 @@ def offline_copy(
     always fits. Every number is the item's price or in its title.
     """
     language = limits.language
-    price = _money(item.price, item.currency) if item and item.price is not None else None
+    price = money_text(item.price, item.currency) if item and item.price is not None else None
     options = [_words(angle, play, t, price if t else None, language) for t in _titles(item)]
     out: dict[str, str] = {}
     for name, most in limits.max_chars.items():
