@@ -16,7 +16,7 @@ from support import run_cli, run_cli_process
 
 def test_a_second_build_skips_what_is_current(demo_ws):
     again = build(demo_ws)
-    every = ["features", "segments", "value", "text", "tags", "recommend", "personas"]
+    every = ["features", "segments", "value", "text", "tags", "recommend", "personas", "audiences"]
     assert again.ran == [] and again.skipped == every
     forced = build(demo_ws, force=True)
     assert forced.ran == every
@@ -84,12 +84,12 @@ def test_a_new_rule_tag_reruns_only_the_tags_stage(demo_ws):
 
     with open_workspace(demo_ws.path) as ws:
         result = build(ws)
-        assert result.ran == ["tags"]
+        assert result.ran == ["tags", "audiences"]
         assert result.skipped == [
             "features", "segments", "value", "text", "recommend", "personas"
         ]  # fmt: skip
         runs = ws.table("runs").to_pandas().sort_values("started_at")
-        assert runs.stage.tolist()[before:] == ["tags"]
+        assert runs.stage.tolist()[before:] == ["tags", "audiences"]
         assert "big_basket" in ws.table("tags").columns
         assert {s.state for s in build_state(ws).stages} == {"current"}
         # a clustering setting reruns segments and what reads them, not features or value
@@ -101,8 +101,9 @@ def test_a_new_rule_tag_reruns_only_the_tags_stage(demo_ws):
             "tags",
             "recommend",
             "personas",
+            "audiences",
         }
-        assert build(ws).ran == ["segments", "tags", "recommend", "personas"]
+        assert build(ws).ran == ["segments", "tags", "recommend", "personas", "audiences"]
 
 
 def test_every_stage_writes_the_tables_it_declares(demo_shop):

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from portrait.asof import parse_as_of
+from portrait.audiences import STAGE as AUDIENCES
 from portrait.engine import Engine
 from portrait.errors import ConfigError
 from portrait.facts import Fact, Note
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 #: the stages of ``portrait build``, in the order they run
 STAGES: dict[str, Stage] = {
-    s.name: s for s in (FEATURES, SEGMENTS, VALUE, TEXT, TAGS, RECOMMEND, PERSONAS)
+    s.name: s for s in (FEATURES, SEGMENTS, VALUE, TEXT, TAGS, RECOMMEND, PERSONAS, AUDIENCES)
 }
 
 

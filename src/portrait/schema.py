@@ -13,13 +13,16 @@ from typing import Literal
 
 import pyarrow as pa
 
-Kind = Literal["id", "string", "timestamp", "decimal", "integer", "float", "boolean", "vector"]
+Kind = Literal[
+    "id", "string", "timestamp", "date", "decimal", "integer", "float", "boolean", "vector"
+]
 
 #: DuckDB type of each kind. Money is a decimal so that totals add up to the cent.
 SQL_TYPES: dict[str, str] = {
     "id": "VARCHAR",
     "string": "VARCHAR",
     "timestamp": "TIMESTAMP",
+    "date": "DATE",
     "decimal": "DECIMAL(18,4)",
     "integer": "BIGINT",
     "float": "DOUBLE",
@@ -31,6 +34,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "id": pa.string(),
     "string": pa.string(),
     "timestamp": pa.timestamp("us"),
+    "date": pa.date32(),
     "decimal": pa.decimal128(18, 4),
     "integer": pa.int64(),
     "float": pa.float64(),
@@ -398,6 +402,12 @@ OUTPUTS: dict[str, Table] = {
             _c("item_id", "id", "The item.", "商品"),
             _c("reviews", "integer", "Reviews it was made from.", "评价数"),
             _c("vector", "vector", "Unit vector (TF-IDF + SVD).", "单位向量"))),
+        Table("audience_sizes", ("name", "recorded_at"),
+              "Each saved audience's size at every build (appended).", "人群规模历史", (
+            _c("name", "string", "The audience.", "人群"),
+            _c("as_of", "date", "The build's as-of date.", "截至日期"),
+            _c("customers", "integer", "Its members then.", "人数"),
+            _c("recorded_at", "timestamp", "When it was counted.", "统计时间"))),
         Table("personas", ("grouping", "segment"), "A persona of every segment and cluster.",
               "人群画像", (
             _c("position", "integer", "Order of display.", "顺序"),

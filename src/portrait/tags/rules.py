@@ -8,9 +8,12 @@ A rule reads like the conditions operators write in tag platforms::
 
 Features are named as in ``portrait tags``; numbers, 'strings', ``true``/``false``; ``and``,
 ``or``, ``not``; comparisons ``== != < <= > >=``, ``in [...]``, ``is null``/``is not null``;
-arithmetic ``+ - * /``; and shop-wide statistics of a feature: ``p1(f)`` .. ``p99(f)``
-(percentiles), ``median(f)`` and ``mean(f)``, computed over customers with a value (for counts
-and sums, over customers with a value above zero).
+arithmetic ``+ - * /``; ``x between a and b`` (both ends included); and shop-wide statistics
+of a feature: ``p1(f)`` .. ``p99(f)`` (percentiles), ``median(f)`` and ``mean(f)``, computed
+over customers with a value (for counts and sums, over customers with a value above zero).
+Names may also be true/false columns (another tag), used as conditions. A caller may allow
+functions of one string, such as audiences' ``category_share('Kitchen')``: each call is a
+number column the caller provides (:func:`call_column`).
 
 The grammar is Python's expression grammar, parsed with :mod:`ast` and restricted to the
 node types above: a parser that already exists and reports positions, rather than a new one
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -60,21 +64,42 @@ class Rule:
     features: frozenset[str]
     stats: frozenset[Stat]
     _tree: ast.expr
+    #: (function, argument) of each allowed one-string call, e.g. ("category_share", "Kitchen")
+    calls: frozenset[tuple[str, str]] = frozenset()
 
     def compile(self, table: ir.Table, stats: Mapping[Stat, float]) -> ir.BooleanValue:
         """The rule as a boolean Ibis expression over a features table."""
         return _Compiler(table, stats).visit(self._tree)
 
 
-def parse_rule(tag: str, text: str, feature_types: Mapping[str, str]) -> Rule:
+def call_column(function: str, argument: str) -> str:
+    """The column that holds ``function(argument)`` for :meth:`Rule.compile`."""
+    return f"__{function}__{hashlib.md5(argument.encode()).hexdigest()[:12]}"
+
+
+_BETWEEN = re.compile(
+    r"(?P<x>[A-Za-z_][\w]*(?:\([^()]*\))?)\s+between\s+(?P<a>-?[\w.]+)\s+and\s+(?P<b>-?[\w.]+)"
+)
+
+
+def parse_rule(
+    tag: str,
+    text: str,
+    feature_types: Mapping[str, str],
+    *,
+    functions: frozenset[str] = frozenset(),
+    subject: str = "tag",
+) -> Rule:
     """Parse and type-check ``text``; raise :class:`RuleError` naming ``tag`` and the position.
 
-    ``feature_types`` maps each feature to "number" or "string".
+    ``feature_types`` maps each name to "number", "string" or "boolean"; ``functions`` are
+    the one-string functions allowed (numbers); ``subject`` is what errors call the rule's
+    owner ("tag", "audience").
     """
-    source = text.strip()
+    source = _BETWEEN.sub(lambda m: f"({m['a']} <= {m['x']} <= {m['b']})", text.strip())
     if not source:
         raise RuleError(
-            f"tag {tag!r}: the rule is empty; write a condition such as 'orders_90d >= 2'."
+            f"{subject} {tag!r}: the rule is empty; write a condition such as 'orders_90d >= 2'."
         )
     try:
         tree = ast.parse(source, mode="eval").body
@@ -82,16 +107,17 @@ def parse_rule(tag: str, text: str, feature_types: Mapping[str, str]) -> Rule:
         pos = exc.offset or 1
         hint = _syntax_hint(source, pos)
         raise RuleError(
-            f"tag {tag!r}, position {pos} of {source!r}: syntax error ({exc.msg}){hint}."
+            f"{subject} {tag!r}, position {pos} of {source!r}: syntax error ({exc.msg}){hint}."
         ) from None
-    checker = _Checker(tag, source, feature_types)
+    checker = _Checker(tag, source, feature_types, functions, subject)
     kind = checker.visit(tree)
     if kind != "boolean":
         raise RuleError(
-            f"tag {tag!r}, position 1 of {source!r}: the rule is a {kind}, not a condition; "
-            f"compare it, e.g. '{source} > 0'."
+            f"{subject} {tag!r}, position 1 of {source!r}: the rule is a {kind}, not a "
+            f"condition; compare it, e.g. '{source} > 0'."
         )
-    return Rule(tag, source, frozenset(checker.features), frozenset(checker.stats), tree)
+    return Rule(tag, source, frozenset(checker.features), frozenset(checker.stats), tree,
+                frozenset(checker.calls))  # fmt: skip
 
 
 def _syntax_hint(source: str, pos: int) -> str:
@@ -105,14 +131,21 @@ def _syntax_hint(source: str, pos: int) -> str:
 class _Checker:
     """Walks the tree once: only allowed nodes, known features, matching types."""
 
-    def __init__(self, tag: str, source: str, feature_types: Mapping[str, str]) -> None:
+    def __init__(
+        self, tag: str, source: str, feature_types: Mapping[str, str],
+        functions: frozenset[str] = frozenset(), subject: str = "tag",
+    ) -> None:  # fmt: skip
         self.tag, self.source, self.types = tag, source, feature_types
+        self.functions, self.subject = functions, subject
         self.features: set[str] = set()
         self.stats: set[Stat] = set()
+        self.calls: set[tuple[str, str]] = set()
 
     def fail(self, node: ast.AST, problem: str) -> RuleError:
         pos = getattr(node, "col_offset", 0) + 1
-        return RuleError(f"tag {self.tag!r}, position {pos} of {self.source!r}: {problem}.")
+        return RuleError(
+            f"{self.subject} {self.tag!r}, position {pos} of {self.source!r}: {problem}."
+        )
 
     def visit(self, node: ast.AST) -> Type:
         method = getattr(self, f"visit_{type(node).__name__}", None)
@@ -133,9 +166,11 @@ class _Checker:
                 if close
                 else " (`portrait tags --features` lists them)"
             )
-            raise self.fail(node, f"unknown feature {node.id!r}{hint}")
+            what = "feature" if self.subject == "tag" else "name"
+            raise self.fail(node, f"unknown {what} {node.id!r}{hint}")
         self.features.add(node.id)
-        return "number" if self.types[node.id] != "string" else "string"
+        kind = self.types[node.id]
+        return "string" if kind == "string" else "boolean" if kind == "boolean" else "number"
 
     def visit_Constant(self, node: ast.Constant) -> Type:
         if isinstance(node.value, bool):
@@ -159,10 +194,19 @@ class _Checker:
 
     def visit_Call(self, node: ast.Call) -> Type:
         name = node.func.id if isinstance(node.func, ast.Name) else ""
+        if name in self.functions:
+            arg0 = node.args[0] if len(node.args) == 1 and not node.keywords else None
+            if not (isinstance(arg0, ast.Constant) and isinstance(arg0.value, str)):
+                raise self.fail(node, f"{name}() takes one quoted name, e.g. {name}('Kitchen')")
+            self.calls.add((name, arg0.value))
+            return "number"
         match = _STAT.match(name)
         if not match or len(node.args) != 1 or node.keywords:
+            allowed = "".join(f", {f}('name')" for f in sorted(self.functions))
             raise self.fail(
-                node, "the only functions are p1(f)..p99(f), median(f) and mean(f) of one feature"
+                node,
+                "the only functions are p1(f)..p99(f), median(f) and mean(f) of one feature"
+                + allowed,
             )
         arg = node.args[0]
         if not isinstance(arg, ast.Name) or self.visit(arg) != "number":
@@ -210,13 +254,13 @@ class _Checker:
                     raise self.fail(right_node, f"type mismatch: 'in' needs a list of {left}s")
             elif right == "null" or left == "null":
                 raise self.fail(right_node, "compare with null using 'is null' or 'is not null'")
-            elif left != right or left not in ("number", "string"):
+            elif left != right or left not in ("number", "string", "boolean"):
                 raise self.fail(
                     right_node,
                     f"type mismatch: {_CMP.get(type(op), '?')} compares a {left} with a {right}",
                 )
-            elif left == "string" and not isinstance(op, ast.Eq | ast.NotEq):
-                raise self.fail(right_node, "strings compare with == and != only")
+            elif left in ("string", "boolean") and not isinstance(op, ast.Eq | ast.NotEq):
+                raise self.fail(right_node, f"{left}s compare with == and != only")
             left = right
         return "boolean"
 
@@ -247,6 +291,9 @@ class _Compiler:
 
     def visit_Call(self, node: ast.Call) -> Any:
         name = node.func.id  # type: ignore[attr-defined]
+        arg0 = node.args[0]
+        if isinstance(arg0, ast.Constant) and isinstance(arg0.value, str):
+            return self.t[call_column(name, arg0.value)]
         match = _STAT.match(name)
         assert match is not None
         q = match.group("q")
