@@ -46,3 +46,27 @@ def test_similar_items_share_words_with_the_item_and_come_best_first(demo_shop):
     assert "85099B" not in [s.item_id for s in found.items]
     shown = run_cli("similar", "85099B", "-n", "3", "-w", str(demo_shop.path))
     assert shown.returncode == 0 and found.items[0].title in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("reviews", "titles"),
+    [([], ["纯棉T恤", "保温杯"]),  # no reviews, no English word
+     ([("r1", "i1", "物流很快")], ["保温杯"]),  # one review of an unknown item
+     ([], []), ([("r1", None, "")], [None])],  # nothing to learn from
+)  # fmt: skip
+def test_small_and_empty_shops_get_vectors_or_nulls_never_an_error(reviews, titles):
+    import pyarrow as pa
+
+    from portrait.text.vectors import text_vectors
+
+    r = pa.table({"review_id": [x[0] for x in reviews], "item_id": [x[1] for x in reviews],
+                  "text": [x[2] for x in reviews]},
+                 schema=pa.schema([("review_id", pa.string()), ("item_id", pa.string()),
+                                   ("text", pa.string())]))  # fmt: skip
+    i = pa.table({"item_id": [f"i{n}" for n in range(len(titles))], "title": titles,
+                  "category": [None] * len(titles)},
+                 schema=pa.schema([("item_id", pa.string()), ("title", pa.string()),
+                                   ("category", pa.string())]))  # fmt: skip
+    rv, iv = text_vectors(r, i)
+    assert rv.num_rows == len(reviews) and iv.num_rows == len(titles)
+    assert iv.column("reviews").to_pylist() == [0] * len(titles)

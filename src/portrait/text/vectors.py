@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+from scipy import sparse
 
 from portrait.errors import NotFoundError
 from portrait.facts import Fact
@@ -46,30 +47,47 @@ class TextSpace:
     def fit(self, texts: Sequence[str]) -> TextSpace:
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.pipeline import make_union
 
         docs = [t for t in texts if t]
         if len(docs) > self.max_fit:
             rng = np.random.default_rng(self.seed)
             docs = [docs[i] for i in rng.choice(len(docs), self.max_fit, replace=False)]
         min_df = 2 if len(docs) >= 100 else 1
-        self.vectorizer_ = make_union(
+        candidates = [
             TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 2), sublinear_tf=True,
                             min_df=min_df, dtype=np.float32),
             TfidfVectorizer(token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b", sublinear_tf=True,
                             min_df=min_df, dtype=np.float32),
-        )  # fmt: skip
-        matrix = self.vectorizer_.fit_transform(docs)
+        ]  # fmt: skip
+        self.vectorizers_: list[Any] = []
+        parts = []
+        for vec in candidates:
+            try:  # a shop with no English words has no vocabulary for the second
+                parts.append(vec.fit_transform(docs))
+            except ValueError:
+                continue
+            self.vectorizers_.append(vec)
+        matrix = sparse.hstack(parts).tocsr() if parts else None
+        if matrix is None or min(matrix.shape) < 2:
+            self.svd_ = None
+            return self
         k = max(1, min(self.dimensions, matrix.shape[0] - 1, matrix.shape[1] - 1))
         self.svd_ = TruncatedSVD(n_components=k, random_state=self.seed).fit(matrix)
         return self
 
+    @property
+    def dimensions_(self) -> int:
+        return 0 if self.svd_ is None else int(self.svd_.n_components)
+
     def transform(self, texts: Sequence[str], batch: int = 100_000) -> npt.NDArray[np.float32]:
-        """Unit vectors of ``texts`` (zeros for an empty text), in batches."""
-        out = np.zeros((len(texts), self.svd_.n_components), dtype=np.float32)
+        """Unit vectors of ``texts`` (zeros for an empty text, and with no space fitted)."""
+        out = np.zeros((len(texts), self.dimensions_), dtype=np.float32)
+        if self.svd_ is None:
+            return out
         for start in range(0, len(texts), batch):
             part = [t or "" for t in texts[start : start + batch]]
-            out[start : start + len(part)] = self.svd_.transform(self.vectorizer_.transform(part))
+            m = sparse.hstack([v.transform(part) for v in self.vectorizers_]).tocsr()
+            out[start : start + len(part)] = self.svd_.transform(m)
         return _unit(out)
 
 
@@ -87,31 +105,33 @@ def text_vectors(reviews: pa.Table, items: pa.Table) -> tuple[pa.Table, pa.Table
               zip(items.column("title").to_pylist(), items.column("category").to_pylist(),
                   strict=True)]  # fmt: skip
     vector = pa.list_(pa.float32())
-    if not any(review_text) and not any(titles):
+    space = TextSpace().fit(review_text + titles)
+    if space.svd_ is None:
         return (pa.table({"review_id": reviews.column("review_id"),
                           "vector": pa.nulls(reviews.num_rows, vector)}),
                 pa.table({"item_id": items.column("item_id"),
                           "reviews": pa.array([0] * items.num_rows, pa.int64()),
                           "vector": pa.nulls(items.num_rows, vector)}))  # fmt: skip
-    space = TextSpace().fit(review_text + titles)
     rv = space.transform(review_text)
     title_v = space.transform(titles)
     # mean review vector per item, by the items' order
     index = {item: i for i, item in enumerate(items.column("item_id").to_pylist())}
-    item_of = np.array([index.get(i, -1) for i in reviews.column("item_id").to_pylist()])
+    item_of = np.array(
+        [index.get(i, -1) for i in reviews.column("item_id").to_pylist()], dtype=np.int64
+    )
     has = item_of >= 0
     sums = np.zeros_like(title_v)
     np.add.at(sums, item_of[has], rv[has])
     counts = np.bincount(item_of[has], minlength=len(titles)).astype(np.int64)
     means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
     iv = _unit(title_v + means)
-    empty_review = np.array([not t for t in review_text])
+    empty_review = np.array([not t for t in review_text], dtype=bool)
     empty_item = ~(np.linalg.norm(iv, axis=1) > 0)
 
     def column(m: npt.NDArray[np.float32], empty: npt.NDArray[np.bool_]) -> pa.Array:
         flat = pa.array(m.ravel(), pa.float32())
         offsets = pa.array(np.arange(0, m.size + 1, m.shape[1], dtype=np.int32))
-        arr = pa.ListArray.from_arrays(offsets, flat, mask=pa.array(empty))
+        arr = pa.ListArray.from_arrays(offsets, flat, mask=pa.array(empty, pa.bool_()))
         return arr
 
     return (
