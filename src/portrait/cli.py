@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
 import typer.core
@@ -36,6 +36,8 @@ from portrait.terminal import (
 )
 
 if TYPE_CHECKING:
+    from portrait.audiences import Audience, AudienceInsight, AudienceList, AudiencePreview
+    from portrait.audiences.campaigns import Campaign, CampaignList, UpliftReport
     from portrait.datasets.demo import DemoResult
     from portrait.ingest import IngestReport
     from portrait.ingest.rejects import Rejects
@@ -1179,6 +1181,374 @@ def _show_evaluation(out: Console, e: WorkspaceEvaluation) -> None:
         for rr in e.ratings:
             grid.add_row(rr.model, f"{rr.rmse:.4f}", f"{rr.mae:.4f}", f"{rr.fit_seconds:.2f}")
         show(out, grid)
+
+
+campaign_app = typer.Typer(
+    no_args_is_help=True,
+    help="Campaigns (营销活动): a random holdout of every stratum of a saved audience, then "
+    "the uplift report.\n\nExample: portrait campaign create winback --audience at-risk -w my-shop",
+)  # fmt: skip
+app.add_typer(campaign_app, name="campaign")
+
+
+@campaign_app.command("create")
+def campaign_create(
+    name: Annotated[str, typer.Argument(help="The campaign's name.")],
+    audience: Annotated[str, typer.Option("--audience", "-a", help="A saved audience.")],
+    holdout: Annotated[
+        float, typer.Option(help="Share of every stratum held out, above 0 and at most 0.5.")
+    ] = 0.1,
+    stratify: Annotated[
+        str, typer.Option(help="Comma-separated columns whose values are the strata ('' none).")
+    ] = "rfm_segment",
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the draw (default: a random one, recorded).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First day, YYYY-MM-DD (default: the build's as-of date).")
+    ] = None,
+    owner: Annotated[str, typer.Option(help="Who runs the campaign.")] = "",
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Freeze an audience's members and hold out the same random share of every stratum.
+
+    Example: portrait campaign create winback --audience at-risk --holdout 0.1 --seed 7 -w my-shop
+    """
+    from portrait.audiences import create_campaign
+
+    columns = [c.strip() for c in stratify.split(",") if c.strip()]
+    with _open(workspace) as ws:
+        facts = create_campaign(ws, name, audience, holdout=holdout, stratify_by=columns,
+                                seed=seed, start=start, owner=owner)  # fmt: skip
+    emit(facts, fmt, _show_campaign)
+
+
+def _show_campaign(out: Console, c: Campaign) -> None:
+    by = ", ".join(c.stratify_by) or "none"
+    out.print(f"[bold]Campaign {escape(c.name)} (营销活动)[/]: audience {escape(c.audience)} "
+              f"as of {c.audience_as_of}, starts {c.start}, seed {c.seed}")  # fmt: skip
+    out.print(f"{c.members:,} members: treatment {c.treatment:,}, holdout {c.holdout:,} "
+              f"({c.holdout_share:.0%} of every stratum by {escape(by)}; 对照组)")  # fmt: skip
+    grid = table("stratum 分层", "members 人数", "holdout 对照组", numeric=[1, 2])
+    for s in c.strata:
+        grid.add_row(escape(s.stratum), count(s.members), count(s.holdout))
+    show(out, grid)
+
+
+@campaign_app.command("list")
+def campaign_list(fmt: FormatOpt = Format.TABLE, workspace: WorkspaceOpt = Path(".")) -> None:
+    """Every campaign with its audience, start and groups.
+
+    Example: portrait campaign list -w my-shop
+    """
+    from portrait.audiences import list_campaigns
+
+    with _open(workspace) as ws:
+        facts = list_campaigns(ws)
+    emit(facts, fmt, _show_campaigns)
+
+
+def _show_campaigns(out: Console, r: CampaignList) -> None:
+    if not r.campaigns:
+        out.print("no campaigns yet (暂无活动): portrait campaign create NAME --audience A")
+        return
+    grid = table("campaign 活动", "audience 人群", "start 开始", "treatment 实验组",
+                 "holdout 对照组", numeric=[3, 4])  # fmt: skip
+    for c in r.campaigns:
+        grid.add_row(escape(c.name), escape(c.audience), str(c.start), count(c.treatment),
+                     f"{count(c.holdout)} ({c.holdout_share:.0%})")  # fmt: skip
+    show(out, grid)
+
+
+@campaign_app.command("report")
+def campaign_report(
+    name: Annotated[str, typer.Argument(help="The campaign's name.")],
+    end: Annotated[
+        str | None, typer.Option(help="Last day counted, YYYY-MM-DD (default: the data's last).")
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="Significance level of the tests.")] = 0.05,
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Treatment against holdout: conversion and revenue uplift, interval, p-value, verdict.
+
+    Says when the groups are too small to tell.
+
+    Example: portrait campaign report winback --end 2024-12-31 -w my-shop
+    """
+    from portrait.audiences import campaign_report as report
+
+    with _open(workspace) as ws:
+        facts = report(ws, name, end=end, alpha=alpha)
+    emit(facts, fmt, _show_uplift)
+
+
+def _points(share: float, sign: str = "+") -> str:
+    """A difference of two shares in percentage points: +7.99 pp."""
+    return f"{share:{sign}.2%}".replace("%", " pp")
+
+
+def _show_uplift(out: Console, r: UpliftReport) -> None:
+    out.print(f"[bold]Campaign {escape(r.campaign)} (活动效果)[/]: {r.start} to {r.end} "
+              f"({r.days} days), audience {escape(r.audience)}")  # fmt: skip
+    grid = table("group 组别", "members 人数", "buyers 购买人数", "conversion 转化率",
+                 f"revenue/member 人均收入 ({r.currency})", numeric=[1, 2, 3, 4])  # fmt: skip
+    for g in r.groups:
+        grid.add_row(g.group, count(g.members), count(g.converters), pct(g.conversion_rate, 2),
+                     num(g.revenue_per_member, 2))  # fmt: skip
+    show(out, grid)
+    level = f"{r.confidence:.0%}"
+    grid = table("uplift 提升", "difference 差异", f"{level} CI 置信区间", "p", "lift 相对提升",
+                 numeric=[1, 2, 3, 4])  # fmt: skip
+    c, v = r.conversion, r.revenue
+    grid.add_row("conversion 转化率", _points(c.difference),
+                 f"{_points(c.ci_low)[:-3]}..{_points(c.ci_high)}", f"{c.p_value:.3g}",
+                 "" if c.relative_lift is None else f"{c.relative_lift:+.1%}")  # fmt: skip
+    grid.add_row(f"revenue/member 人均收入 ({r.currency})", f"{v.difference:+,.2f}",
+                 f"{v.ci_low:+,.2f}..{v.ci_high:+,.2f}", f"{v.p_value:.3g}",
+                 "" if v.relative_lift is None else f"{v.relative_lift:+.1%}")  # fmt: skip
+    show(out, grid)
+    out.print(f"verdict (结论): {escape(both(r.verdict_label))}")
+    if r.revenue.verdict != r.verdict:
+        out.print(f"  revenue per member (人均收入): {escape(both(r.revenue.verdict_label))}")
+    if r.verdict == "no_effect_detected":
+        out.print(f"  the groups could find a conversion difference of "
+                  f"{_points(r.detectable_difference, sign='')} or more ({r.power:.0%} power; "
+                  "可检测的最小差异)")  # fmt: skip
+    out.print("[dim]conversion: pooled two-proportion z-test, Newcombe interval; revenue per "
+              "member (non-buyers count 0): Welch's t-test[/]")  # fmt: skip
+
+
+audience_app = typer.Typer(
+    no_args_is_help=True,
+    help="Audiences (人群圈选): select customers by a definition, save it, see who they are "
+    "(insight, TGI) and export them.\n\nExample: portrait audience preview "
+    "\"rfm_segment in ('At Risk', 'Hibernating') and days_since_last_order between 30 and "
+    "120\" -w my-shop",
+)  # fmt: skip
+app.add_typer(audience_app, name="audience")
+
+DefinitionArg = Annotated[
+    str,
+    typer.Argument(help="Rule text such as \"high_value and recency_days > 60\", or JSON such "
+                   "as '{\"field\": \"frequency\", \"op\": \">=\", \"value\": 3}'."),
+]  # fmt: skip
+AudienceArg = Annotated[str, typer.Argument(help="A saved audience's name.")]
+
+
+@audience_app.command("preview")
+def audience_preview(
+    definition: DefinitionArg,
+    sql: Annotated[bool, typer.Option("--sql", help="Also print the members query.")] = False,
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Check a definition and count the customers it selects as of the last build.
+
+    Example: portrait audience preview "high_value and recency_days > 60" -w my-shop
+    """
+    from portrait.audiences import preview
+
+    with _open(workspace) as ws:
+        facts = preview(ws, definition)
+    emit(facts, fmt, lambda out, p: _show_audience_preview(out, p, sql=sql))
+
+
+def _show_audience_preview(out: Console, p: AudiencePreview, *, sql: bool = False) -> None:
+    out.print(f"[bold]Audience (人群)[/]: {escape(p.definition)}")
+    out.print(f"  {p.customers:,} of {p.base:,} customers ({pct(p.share)}) as of {p.as_of} "
+              f"(人数/占比); names used (使用字段): {escape(', '.join(p.names))}")  # fmt: skip
+    if sql:
+        out.print(escape(p.sql), soft_wrap=True)
+
+
+@audience_app.command("save")
+def audience_save(
+    name: AudienceArg,
+    definition: DefinitionArg,
+    owner: Annotated[str, typer.Option(help="Who owns it.")] = "",
+    description: Annotated[str, typer.Option(help="What it is for.")] = "",
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a saved one.")] = False,
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Check and save an audience; its size is recorded now and at every build.
+
+    Example: portrait audience save lapsing "recency_days between 60 and 180" --owner crm
+    """
+    from portrait.audiences import save_audience
+
+    with _open(workspace) as ws:
+        facts = save_audience(ws, name, definition, owner=owner, description=description,
+                              replace=replace)  # fmt: skip
+    emit(facts, fmt, _show_audience)
+
+
+@audience_app.command("list")
+def audience_list(fmt: FormatOpt = Format.TABLE, workspace: WorkspaceOpt = Path(".")) -> None:
+    """Saved audiences with their size now.
+
+    Example: portrait audience list -w my-shop
+    """
+    from portrait.audiences import list_audiences
+
+    with _open(workspace) as ws:
+        facts = list_audiences(ws)
+    emit(facts, fmt, _show_audience_list)
+
+
+def _show_audience_list(out: Console, r: AudienceList) -> None:
+    if not r.audiences:
+        out.print("No saved audiences (暂无人群): portrait audience save NAME DEFINITION")
+        return
+    grid = table("audience 人群", "owner 负责人", "customers 人数", "share 占比",
+                 "updated 更新", "definition 定义", numeric=[2, 3])  # fmt: skip
+    for a in r.audiences:
+        grid.add_row(escape(a.name), escape(a.owner), count(a.customers), pct(a.share),
+                     str(a.updated_at)[:16], escape(a.definition))  # fmt: skip
+    show(out, grid)
+
+
+@audience_app.command("show")
+def audience_show(
+    name: AudienceArg, fmt: FormatOpt = Format.TABLE, workspace: WorkspaceOpt = Path(".")
+) -> None:
+    """A saved audience: its definition, its size now and at every build.
+
+    Example: portrait audience show lapsing -w my-shop
+    """
+    from portrait.audiences import get_audience
+
+    with _open(workspace) as ws:
+        facts = get_audience(ws, name)
+    emit(facts, fmt, _show_audience)
+
+
+def _show_audience(out: Console, a: Audience) -> None:
+    out.print(f"[bold]{escape(a.name)}[/] (人群)" + (f": {escape(a.description)}"
+                                                    if a.description else ""))  # fmt: skip
+    _rows(out, "", [
+        ("definition 定义", a.definition),
+        ("owner 负责人", a.owner),
+        ("created 创建", str(a.created_at)[:19]),
+        ("updated 更新", str(a.updated_at)[:19]),
+        ("now 当前", f"{a.customers:,} of {a.base:,} customers ({pct(a.share)}) as of {a.as_of}"),
+    ])  # fmt: skip
+    grid = table("as of 截至", "customers 人数", "recorded 统计时间", numeric=[1],
+                 title="Size history (规模历史)")  # fmt: skip
+    for p in a.sizes:
+        grid.add_row(str(p.as_of), count(p.customers), str(p.recorded_at)[:19])
+    show(out, grid)
+
+
+@audience_app.command("delete")
+def audience_delete(name: AudienceArg, workspace: WorkspaceOpt = Path(".")) -> None:
+    """Delete a saved audience and its size history.
+
+    Example: portrait audience delete lapsing -w my-shop
+    """
+    from portrait.audiences import delete_audience
+
+    with _open(workspace) as ws:
+        delete_audience(ws, name)
+    console().print(f"deleted audience {escape(name)} (已删除人群)")
+
+
+@audience_app.command("insight")
+def audience_insight_command(
+    name: Annotated[str, typer.Argument(help="A saved audience, or a definition.")],
+    against: Annotated[
+        str | None, typer.Option(help="Compare with this audience (default: the whole shop).")
+    ] = None,
+    min_group: Annotated[
+        int | None,
+        typer.Option(min=1, help="Hide counts below this (default: [audiences] min_group_size)."),
+    ] = None,
+    epsilon: Annotated[
+        float | None, typer.Option(help="Add Laplace noise of scale 1/epsilon to every count.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
+    min_support: Annotated[
+        int, typer.Option(min=0, help="Members a value needs to be ranked by TGI.")
+    ] = 30,
+    top: Annotated[int, typer.Option(min=1, help="Ranked values to show in the table.")] = 20,
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Who is in an audience (人群洞察): its size, revenue and value, and tag values by TGI.
+
+    TGI = share in the audience / share in the base x 100, against the whole shop or
+    another audience; counts below the minimum group size are hidden.
+
+    Example: portrait audience insight lapsing --against repeat_buyer -w my-shop
+    """
+    from portrait.audiences import audience_insight
+
+    with _open(workspace) as ws:
+        facts = audience_insight(ws, name, against=against, min_group=min_group,
+                                 epsilon=epsilon, min_support=min_support, seed=seed)  # fmt: skip
+    emit(facts, fmt, lambda out, r: _show_insight(out, r, top=top))
+
+
+def _show_insight(out: Console, r: AudienceInsight, *, top: int = 20) -> None:
+    base = f"audience {r.against}" if r.against else "the whole shop (全店)"
+    out.print(f"[bold]Insight (人群洞察)[/]: {escape(r.name or r.definition)} against "
+              f"{escape(base)}, as of {r.as_of}")  # fmt: skip
+    if r.suppressed:
+        out.print(f"  fewer than {r.min_group:,} customers: nothing is shown, so no one can be "
+                  f"singled out (人数少于{r.min_group:,}，不予展示)")  # fmt: skip
+        return
+    if r.against:
+        out.print(f"  {count(r.customers)} customers against {count(r.base_customers)}; "
+                  f"revenue {num(r.revenue_share, 2)}x (消费比), expected value "
+                  f"{num(r.value_share, 2) or 'unknown'}x (预测价值比)")  # fmt: skip
+    else:
+        out.print(f"  {count(r.customers)} of {count(r.base_customers)} customers "
+                  f"({pct(r.share)}); revenue share {pct(r.revenue_share)} (消费占比), "
+                  f"expected value share {pct(r.value_share) or 'unknown'} "
+                  "(预测价值占比)")  # fmt: skip
+    if r.epsilon is not None:
+        out.print(f"  counts carry Laplace noise, epsilon {r.epsilon:g} per count, "
+                  f"{r.epsilon_total:g} in all, seed {r.seed} (差分隐私噪声)")  # fmt: skip
+    grid = table("#", "tag 标签", "value 取值", "audience 人群占比", "base 基准占比", "TGI",
+                 "customers 人数", numeric=[0, 3, 4, 5, 6])  # fmt: skip
+    for v in r.ranked[:top]:
+        shown = both(v.value_label) if v.value_label else v.value
+        grid.add_row(str(v.rank), escape(both(v.tag_label)), escape(shown), pct(v.share),
+                     pct(v.base_share), num(v.tgi, 0), count(v.customers))  # fmt: skip
+    show(out, grid)
+    if r.hidden:
+        out.print(f"  {r.hidden} tag values hidden: fewer than {r.min_group:,} customers, or "
+                  f"enough to work one out (隐藏{r.hidden}个取值)")  # fmt: skip
+    if r.below_support:
+        out.print(f"  {r.below_support} values with fewer than {r.min_support} members are not "
+                  "ranked (--format json lists every value)")  # fmt: skip
+
+
+@audience_app.command("export")
+def audience_export(
+    name: AudienceArg,
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="The file to write.")],
+    file_format: Annotated[
+        Literal["csv", "parquet"], typer.Option("--format", help="csv or parquet.")
+    ] = "csv",
+    columns: Annotated[
+        str, typer.Option(help="Comma-separated columns after user_id (never PII).")
+    ] = "",
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Write an audience's members to CSV or Parquet: user_id and the columns asked for.
+
+    Example: portrait audience export lapsing --out lapsing.csv --columns clv,rfm_segment
+    """
+    from portrait.audiences import export_members
+
+    chosen = [c.strip() for c in columns.split(",") if c.strip()]
+    with _open(workspace) as ws:
+        r = export_members(ws, name, out_file, format=file_format, columns=chosen)
+    console().print(f"exported {r.rows:,} members of {escape(r.name)} as of {r.as_of} to "
+                    f"{escape(r.path)} ({', '.join(r.columns)}) (已导出)")  # fmt: skip
 
 
 def run(argv: list[str] | None = None) -> int:

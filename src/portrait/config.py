@@ -266,6 +266,14 @@ class LLMConfig(_Strict):
         return self
 
 
+class AudiencesConfig(_Strict):
+    """Audiences (人群): what their insight may publish about the people in them."""
+
+    #: a count below this many customers is not shown (an audience, a tag value), so that
+    #: insight cannot single out a person
+    min_group_size: int = Field(default=50, ge=1, le=1_000_000)
+
+
 class Config(_Strict):
     """The whole of ``portrait.toml``."""
 
@@ -276,6 +284,7 @@ class Config(_Strict):
     value: ValueConfig = ValueConfig()
     recommend: RecommendConfig = Field(default_factory=RecommendConfig)
     llm: LLMConfig = LLMConfig()
+    audiences: AudiencesConfig = AudiencesConfig()
 
 
 def _describe(err: ErrorDetails) -> str:
@@ -395,6 +404,11 @@ max_paid_calls = {llm.max_paid_calls}
 language = "{llm.language}"
 # Optional prices per 1,000 tokens for the cost estimate, e.g. price_input_per_1k = 0.002
 {prices}
+[audiences]
+# Audience insight shows no count below this many customers (a tag value, or the whole
+# audience), so that it cannot single out a person.
+min_group_size = {config.audiences.min_group_size}
+
 # Rule tags: conditions over features (portrait tags --features lists them), e.g.
 # [tags.rules]
 # big_spender = "monetary_365d >= p90(monetary_365d)"

@@ -203,6 +203,18 @@ LABELS: dict[str, dict[str, Label]] = {
         default=("default model (public zh/en review corpora)", "默认模型（公开中英文评价语料）"),
         shop=("the shop's own model (trained on its ratings)", "店铺自有模型（基于评分训练）"),
     ),
+    # what a campaign's uplift report concludes (portrait.audiences.campaigns)
+    "uplift_verdict": _vocabulary(
+        effect=("an effect: the difference is statistically significant", "有效果：差异显著"),
+        no_effect_detected=(
+            "no effect detected: the difference may be chance",
+            "未检测到效果：差异可能出于偶然",
+        ),
+        too_small=(
+            "too small to tell: each group needs 30 members and 5 expected buyers and non-buyers",
+            "样本太小，无法判断：每组至少需要30人，且预期购买和未购买人数均不少于5",
+        ),
+    ),
     # what a stage wants the operator to know; {placeholders} are filled from the note
     "note": _vocabulary(
         no_purchases=(

@@ -3,6 +3,22 @@ at every build, and what sets them apart (insight), exported and measured in cam
 
 from __future__ import annotations
 
+from portrait.audiences.campaigns import (
+    Campaign,
+    CampaignList,
+    Difference,
+    GroupOutcome,
+    Stratum,
+    Uplift,
+    UpliftReport,
+    campaign_members,
+    campaign_report,
+    compare_means,
+    compare_proportions,
+    create_campaign,
+    get_campaign,
+    list_campaigns,
+)
 from portrait.audiences.definition import (
     FUNCTIONS,
     SYNONYMS,
@@ -11,6 +27,8 @@ from portrait.audiences.definition import (
     compile_definition,
     from_json,
 )
+from portrait.audiences.export import ExportList, ExportReport, export_members, list_exports
+from portrait.audiences.insight import AudienceInsight, TagValueInsight, audience_insight
 from portrait.audiences.store import (
     STAGE,
     Audience,
@@ -22,6 +40,7 @@ from portrait.audiences.store import (
     list_audiences,
     members,
     preview,
+    resolve,
     save_audience,
 )
 
@@ -30,17 +49,39 @@ __all__ = [
     "STAGE",
     "SYNONYMS",
     "Audience",
+    "AudienceInsight",
     "AudienceList",
     "AudiencePreview",
+    "Campaign",
+    "CampaignList",
     "Compiled",
+    "Difference",
+    "ExportList",
+    "ExportReport",
+    "GroupOutcome",
     "SizePoint",
+    "Stratum",
+    "TagValueInsight",
+    "Uplift",
+    "UpliftReport",
     "audience_base",
+    "audience_insight",
+    "campaign_members",
+    "campaign_report",
+    "compare_means",
+    "compare_proportions",
     "compile_definition",
+    "create_campaign",
     "delete_audience",
+    "export_members",
     "from_json",
     "get_audience",
+    "get_campaign",
     "list_audiences",
+    "list_campaigns",
+    "list_exports",
     "members",
     "preview",
+    "resolve",
     "save_audience",
 ]

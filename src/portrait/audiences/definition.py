@@ -33,6 +33,7 @@ from portrait import history
 from portrait.asof import AsOf
 from portrait.engine import Engine
 from portrait.errors import ConfigError, NotBuiltError
+from portrait.features import FEATURES
 from portrait.runs import last_run
 from portrait.tags.rules import Rule, RuleError, Stat, call_column, parse_rule
 
@@ -176,14 +177,16 @@ def compile_definition(ws: Workspace, text: str, *, name: str = "audience") -> C
 
 def _statistics(base: ir.Table, rule: Rule) -> dict[Stat, float]:
     """Shop-wide percentiles and means the definition names, over customers with a value
-    (above zero for counts and sums, as rule tags do)."""
+    (above zero for counts and sums, as rule tags do: a feature that is 0 for a customer
+    who never did the thing)."""
     if not rule.stats:
         return {}
     ordered = sorted(rule.stats, key=lambda s: (s.feature, s.quantile or -1))
     exprs = {}
     for i, s in enumerate(ordered):
-        col = base[s.feature]
-        where = col > 0
+        name = SYNONYMS.get(s.feature, s.feature)
+        col = base[name]
+        where = col > 0 if name in FEATURES and FEATURES[name].default == 0 else None
         if s.quantile is None:
             value = col.mean(where=where)
         else:
@@ -193,8 +196,8 @@ def _statistics(base: ir.Table, rule: Rule) -> dict[Stat, float]:
     missing = [s for i, s in enumerate(ordered) if row[f"s{i}"] is None]
     if missing:
         raise ConfigError(
-            f"{missing[0].feature} has no values above zero in this shop, so its statistics "
-            "are unknown; compare it with a number instead."
+            f"{missing[0].feature} has no values (above zero, for a count or a sum) in this "
+            "shop, so its statistics are unknown; compare it with a number instead."
         )
     return {s: float(row[f"s{i}"]) for i, s in enumerate(ordered)}
 

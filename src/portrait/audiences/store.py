@@ -37,7 +37,9 @@ __all__ = [
     "list_audiences",
     "members",
     "preview",
+    "definition_of",
     "record_sizes",
+    "resolve",
     "save_audience",
 ]
 
@@ -78,6 +80,10 @@ class AudiencePreview(Fact):
     share: float
     names: list[str]
     sql: str
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """One row of the scalar fields but the query (JSON carries it)."""
+        return [{k: v for k, v in row.items() if k != "sql"} for row in super().csv_rows()]
 
 
 class Audience(AudiencePreview):
@@ -124,6 +130,24 @@ def members(ws: Workspace, name: str) -> ir.Table:
     """The members (``user_id``) of a saved audience, as of the last build."""
     row = _row(ws, name)
     return compile_definition(ws, row["definition"], name=name).members
+
+
+def resolve(ws: Workspace, name_or_definition: str | dict[str, Any]) -> tuple[str | None, str]:
+    """``(name, definition)`` of a saved audience, or ``(None, text)`` of a definition given
+    as it is (rule text or JSON); a saved name wins over a tag of the same name."""
+    if isinstance(name_or_definition, str) and ws.has_table("audiences"):
+        name = name_or_definition.strip()
+        if _NAME.fullmatch(name):
+            t = ws.table("audiences")
+            rows = t.filter(t.name == name).definition.to_pyarrow().to_pylist()
+            if rows:
+                return name, str(rows[0])
+    return None, _text(name_or_definition)
+
+
+def definition_of(ws: Workspace, name: str) -> str:
+    """The definition of a saved audience; :class:`NotFoundError` naming the saved ones."""
+    return str(_row(ws, name)["definition"])
 
 
 def _row(ws: Workspace, name: str) -> dict[str, Any]:
