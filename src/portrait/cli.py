@@ -36,7 +36,13 @@ from portrait.terminal import (
 )
 
 if TYPE_CHECKING:
-    from portrait.audiences import Audience, AudienceInsight, AudienceList, AudiencePreview
+    from portrait.audiences import (
+        Audience,
+        AudienceDraft,
+        AudienceInsight,
+        AudienceList,
+        AudiencePreview,
+    )
     from portrait.audiences.campaigns import Campaign, CampaignList, UpliftReport
     from portrait.datasets.demo import DemoResult
     from portrait.ingest import IngestReport
@@ -1361,6 +1367,41 @@ def _show_audience_preview(out: Console, p: AudiencePreview, *, sql: bool = Fals
               f"(人数/占比); names used (使用字段): {escape(', '.join(p.names))}")  # fmt: skip
     if sql:
         out.print(escape(p.sql), soft_wrap=True)
+
+
+@audience_app.command("from-text")
+def audience_from_text_command(
+    text: Annotated[str, typer.Argument(help="What you want, in Chinese or English.")],
+    save: Annotated[
+        str | None, typer.Option(help="Save the definition under this name when it parses.")
+    ] = None,
+    sql: Annotated[bool, typer.Option("--sql", help="Also print the members query.")] = False,
+    fmt: FormatOpt = Format.TABLE,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Turn words into a definition (从文字圈人): shows it, its size and the query first.
+
+    The model of [llm] reads the words when one is configured, else a rule-based reader;
+    what it cannot read is refused, naming the part.
+
+    Example: portrait audience from-text "近30天加购未下单的高价值女性用户" -w my-shop
+    """
+    from portrait.audiences import audience_from_text, save_audience
+
+    with _open(workspace) as ws:
+        draft = audience_from_text(ws, text)
+        if save is not None:
+            save_audience(ws, save, draft.definition, description=text)
+    emit(draft, fmt, lambda out, d: _show_draft(out, d, sql=sql, saved=save))
+
+
+def _show_draft(out: Console, d: AudienceDraft, *, sql: bool, saved: str | None) -> None:
+    for u in d.understood:
+        out.print(f"  {escape(u.span)} -> {escape(u.condition)}")
+    _show_audience_preview(out, d, sql=sql)
+    out.print(f"  read by (解析): {both(label('llm_source', d.source))}")
+    if saved:
+        out.print(f"saved as (已保存) {escape(saved)}")
 
 
 @audience_app.command("save")

@@ -28,6 +28,14 @@ from portrait.audiences.definition import (
     from_json,
 )
 from portrait.audiences.export import ExportList, ExportReport, export_members, list_exports
+from portrait.audiences.from_text import (
+    AudienceDraft,
+    NotUnderstood,
+    ParsedAudience,
+    Understood,
+    audience_from_text,
+    parse_audience,
+)
 from portrait.audiences.insight import AudienceInsight, TagValueInsight, audience_insight
 from portrait.audiences.store import (
     STAGE,
@@ -49,6 +57,7 @@ __all__ = [
     "STAGE",
     "SYNONYMS",
     "Audience",
+    "AudienceDraft",
     "AudienceInsight",
     "AudienceList",
     "AudiencePreview",
@@ -59,12 +68,16 @@ __all__ = [
     "ExportList",
     "ExportReport",
     "GroupOutcome",
+    "NotUnderstood",
+    "ParsedAudience",
     "SizePoint",
     "Stratum",
     "TagValueInsight",
+    "Understood",
     "Uplift",
     "UpliftReport",
     "audience_base",
+    "audience_from_text",
     "audience_insight",
     "campaign_members",
     "campaign_report",
@@ -81,6 +94,7 @@ __all__ = [
     "list_campaigns",
     "list_exports",
     "members",
+    "parse_audience",
     "preview",
     "resolve",
     "save_audience",
