@@ -11,6 +11,7 @@ BENCHMARKS = {
     "recommend": "bench.recommend",
     "corruption": "bench.corruption",
     "text": "bench.text",
+    "api": "bench.api",
 }
 
 

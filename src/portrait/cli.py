@@ -36,6 +36,7 @@ from portrait.terminal import (
 )
 
 if TYPE_CHECKING:
+    from portrait.api.keys import ApiKeys
     from portrait.audiences import (
         Audience,
         AudienceDraft,
@@ -472,6 +473,8 @@ def build(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from portrait.api.events import fold
+    from portrait.api.snapshot import publish_if_changed
     from portrait.pipeline import STAGES
     from portrait.pipeline import build as run_build
 
@@ -488,13 +491,159 @@ def build(
             else:
                 bar.advance(task)
 
+        folded = fold(ws)  # the events the API server received, first
         result = run_build(ws, as_of, engine=engine, force=force, progress=progress, yes=yes)
+        published = publish_if_changed(ws, served_only=True)  # for `portrait serve`
+    if folded.ingest is not None:
+        out.print(f"folded in {folded.ingest.accepted:,} events the API received "
+                  f"({folded.ingest.duplicates:,} duplicates; 已并入实时事件)")  # fmt: skip
     out.print(f"built as of {result.as_of} (截至日期)")
     for stage in result.ran:
         out.print(f"  {stage}: {result.rows[stage]:,} rows")
     if result.skipped:
         out.print(f"  up to date, not rerun (无需重算): {', '.join(result.skipped)}")  # fmt: skip
     notes(out, result.notes, prefix="  note (提示): ")
+    if published is not None:
+        out.print(f"published snapshot {published.run_id} for the API server (已发布快照)")
+
+
+@app.command()
+def serve(
+    workspaces: Annotated[
+        list[Path] | None,
+        typer.Option("--workspace", "-w", help="A workspace (shop) to serve; repeat for more."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the REST API for one or more shops (each workspace is /v1/shops/<folder name>).
+
+    Example: portrait serve -w shop-a -w shop-b --port 8000  (then open /docs)
+    """
+    import uvicorn
+
+    from portrait.api import ServerConfig, create_app
+
+    config = ServerConfig(workspaces=workspaces or [Path(".")], host=host, port=port)
+    server = create_app(config)
+    console().print(f"serving {', '.join(config.shops())} on http://{host}:{port} "
+                    "(API docs: /docs; 接口文档)")  # fmt: skip
+    uvicorn.run(server, host=host, port=port, log_level="info")
+
+
+api_key_app = typer.Typer(
+    help="API keys of a shop for the REST API (roles: viewer < analyst < admin): create, "
+    "list, revoke.\n\nExample: portrait api-key create --role analyst -w my-shop",
+    no_args_is_help=True,
+)
+app.add_typer(api_key_app, name="api-key")
+
+
+@api_key_app.command("create")
+def api_key_create(
+    role: Annotated[str, typer.Option(help="viewer, analyst or admin.")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Make a key for the shop; it is printed once and stored only as a salted hash.
+
+    Example: portrait api-key create --role analyst -w my-shop
+    """
+    import getpass
+
+    from portrait.api.keys import create_key
+
+    _open(workspace)  # a clear error if the folder is not a workspace
+    made = create_key(workspace, role, created_by=getpass.getuser())
+    out = console()
+    out.print(f"{made.info.role} key {made.info.key_id} for shop {made.info.shop} "
+              "(shown once; 仅显示一次):", markup=False)  # fmt: skip
+    sys.stdout.write(made.key + "\n")
+
+
+@api_key_app.command("list")
+def api_key_list(fmt: FormatOpt = Format.TABLE, workspace: WorkspaceOpt = Path(".")) -> None:
+    """The shop's keys: id, role, when and by whom made (never the keys).
+
+    Example: portrait api-key list -w my-shop
+    """
+    from portrait.api.keys import list_keys
+
+    _open(workspace)
+    emit(list_keys(workspace), fmt, _show_keys)
+
+
+def _show_keys(out: Console, keys: ApiKeys) -> None:
+    grid = table("key id", "role 角色", "shop 店铺", "created 创建时间", "by 创建人")
+    for k in keys.keys:
+        grid.add_row(k.key_id, k.role, escape(k.shop), str(k.created_at), escape(k.created_by))
+    show(out, grid)
+
+
+@api_key_app.command("revoke")
+def api_key_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (portrait api-key list).")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Revoke a key; a running server refuses it within a second.
+
+    Example: portrait api-key revoke 3f2a9c0d1b7e -w my-shop
+    """
+    from portrait.api.keys import revoke_key
+
+    _open(workspace)
+    info = revoke_key(workspace, key_id)
+    console().print(f"revoked {info.role} key {info.key_id} (已吊销)", markup=False)
+
+
+events_app = typer.Typer(
+    help="Events the API server received (portrait build folds them in first).\n\n"
+    "Example: portrait events fold -w my-shop",
+    no_args_is_help=True,
+)
+app.add_typer(events_app, name="events")
+
+
+@events_app.command("fold")
+def events_fold(workspace: WorkspaceOpt = Path(".")) -> None:
+    """Ingest the events the API server stored into the warehouse (portrait build does it too).
+
+    Example: portrait events fold -w my-shop
+    """
+    from portrait.api.events import fold
+
+    with _open(workspace) as ws:
+        report = fold(ws)
+    out = console()
+    if report.ingest is None:
+        out.print("no events waiting (没有待并入的事件)")
+        return
+    _show_ingest(out, report.ingest)
+
+
+@app.command()
+def forget(
+    user_id: Annotated[str, typer.Argument(help="The customer's id (an alias names its person).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do it without asking.")] = False,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Forget a customer: remove them (and their aliases) from every table, cache, export,
+    event file and API snapshot; record when and by whom, not whom.
+
+    Example: portrait forget 12347 -w my-shop --yes
+    """
+    import getpass
+
+    from portrait.api.forget import forget as forget_customer
+
+    _open(workspace)
+    if not yes:
+        typer.confirm(f"Forget customer {user_id} everywhere in {workspace}? This cannot be "
+                      "undone (删除后无法恢复)", abort=True)  # fmt: skip
+    report, _ = forget_customer(workspace, user_id, requested_by=getpass.getuser())
+    out = console()
+    out.print(f"forgotten (已删除): {report.rows:,} rows from {len(report.tables)} tables, "
+              f"{report.cache_files} cached responses, {report.export_files} export files, "
+              f"{report.event_files} event files; recorded as {report.forget_id}")  # fmt: skip
 
 
 @app.command()

@@ -8,6 +8,8 @@ LLM layer writes personas from it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,7 +19,7 @@ from portrait.features import FEATURES
 from portrait.history import person_of
 from portrait.labels import Label, label
 from portrait.runs import last_run
-from portrait.tags import catalogue
+from portrait.tags import Tag, catalogue
 from portrait.value import input_label
 
 if TYPE_CHECKING:
@@ -151,13 +153,42 @@ def _typical(ws: Workspace) -> dict[str, float | None]:
     return json.loads(path.read_text(encoding="utf-8"))["medians"] if path.exists() else {}
 
 
-def _value(ws: Workspace, user_id: str, features: dict[str, Any]) -> CustomerValue | None:
-    v = _one(ws, "value", user_id)
+@dataclass(frozen=True)
+class _Build:
+    """What every profile of one build shares: read once, for one profile or for all."""
+
+    as_of: date | None
+    currency: str
+    clv_months: int
+    churn_horizon_days: int
+    tags: list[Tag]
+    typical: dict[str, float | None]
+    clusters: dict[int, Label]
+
+    @classmethod
+    def of(cls, ws: Workspace) -> _Build:
+        run = last_run(ws, "features")
+        clusters = {}
+        if ws.has_table("cluster_profiles"):
+            p = ws.table("cluster_profiles").select("cluster", "name", "name_zh")
+            clusters = {r["cluster"]: Label(en=r["name"], zh=r["name_zh"])
+                        for r in p.to_pyarrow().to_pylist()}  # fmt: skip
+        cfg = ws.config
+        return cls(
+            as_of=run.as_of.date() if run is not None and run.as_of is not None else None,
+            currency=cfg.shop.currency, clv_months=cfg.value.clv_months,
+            churn_horizon_days=cfg.value.churn_horizon_days, tags=catalogue(cfg),
+            typical=_typical(ws), clusters=clusters,
+        )  # fmt: skip
+
+
+def _value(
+    build: _Build, v: dict[str, Any] | None, features: dict[str, Any]
+) -> CustomerValue | None:
     if v is None:
         return None
     reasons = []
     if v["churn_risk"] in ("medium", "high"):
-        typical = _typical(ws)
         for k in (1, 2, 3):
             name = v.get(f"churn_reason_{k}")
             if not name:
@@ -166,39 +197,76 @@ def _value(ws: Workspace, user_id: str, features: dict[str, Any]) -> CustomerVal
             reasons.append(
                 ChurnReason(feature=name, label=input_label(name),
                             value=_number(features.get(name, v.get(name))),
-                            typical=_number(typical.get(name)),
+                            typical=_number(build.typical.get(name)),
                             unit=feature.unit if feature else "probability")
             )  # fmt: skip
-    cfg = ws.config
     return CustomerValue(
-        currency=cfg.shop.currency, clv_months=cfg.value.clv_months, clv=_number(v["clv"]),
+        currency=build.currency, clv_months=build.clv_months, clv=_number(v["clv"]),
         value_tier=v["value_tier"], value_tier_label=label("value_tier", v["value_tier"]),
         p_alive=_number(v["p_alive"]), expected_purchases_90d=_number(v["expected_purchases_90d"]),
         next_purchase_window=v["next_purchase_window"],
         next_purchase_label=label("next_purchase_window", v["next_purchase_window"]),
-        churn_horizon_days=cfg.value.churn_horizon_days,
+        churn_horizon_days=build.churn_horizon_days,
         churn_probability=_number(v["churn_probability"]), churn_risk=v["churn_risk"],
         churn_risk_label=label("churn_risk", v["churn_risk"]), reasons=reasons,
     )  # fmt: skip
 
 
-def _segments(ws: Workspace, user_id: str) -> Segments:
-    s = _one(ws, "segments", user_id)
+def _segments(build: _Build, s: dict[str, Any] | None) -> Segments:
     if s is None:
         return Segments()
-    cluster_label = None
-    if s["cluster"] is not None and ws.has_table("cluster_profiles"):
-        p = ws.table("cluster_profiles")
-        rows = p.filter(p.cluster == s["cluster"]).to_pyarrow().to_pylist()
-        if rows:
-            cluster_label = Label(en=rows[0]["name"], zh=rows[0]["name_zh"])
     return Segments(
         rfm_segment=s["rfm_segment"], rfm_label=label("rfm_segment", s["rfm_segment"]),
         r_score=s["r_score"], f_score=s["f_score"], m_score=s["m_score"],
         lifecycle_stage=s["lifecycle_stage"],
         lifecycle_label=label("lifecycle_stage", s["lifecycle_stage"]),
-        cluster=s["cluster"], cluster_label=cluster_label,
+        cluster=s["cluster"], cluster_label=build.clusters.get(s["cluster"]),
     )  # fmt: skip
+
+
+def _profile(
+    build: _Build,
+    user_id: str,
+    features: dict[str, Any],
+    tags: dict[str, Any] | None,
+    segments: dict[str, Any] | None,
+    value: dict[str, Any] | None,
+) -> CustomerProfile:
+    """One customer's profile from their rows of the build's tables."""
+    values = []
+    for name, f in FEATURES.items():
+        v = features.get(name)
+        if v is None or (isinstance(v, float) and v != v):
+            continue
+        group: Literal["key", "behaviour", "other"] = (
+            "key" if name in KEY_NUMBERS else "behaviour" if name in BEHAVIOUR else "other"
+        )
+        values.append(FeatureValue(name=name, label=f.label, value=v, unit=f.unit,
+                                   group=group))  # fmt: skip
+    tags = tags or {}
+    assigned = []
+    for tag in build.tags:
+        v = tags.get(tag.name)
+        if v is None or (tag.kind == "rule" and v is not True):
+            continue
+        vocabulary = tag.vocabulary
+        assigned.append(
+            TagAssignment(name=tag.name, kind=tag.kind, label=tag.label, value=v,
+                          value_label=label(vocabulary, v) if vocabulary else None)
+        )  # fmt: skip
+    return CustomerProfile(
+        user_id=user_id, as_of=build.as_of, features=values,
+        segments=_segments(build, segments), value=_value(build, value, features),
+        tags=assigned,
+    )  # fmt: skip
+
+
+def unknown_customer(user_id: str) -> NotFoundError:
+    """The error for an id that has no profile (every reader of profiles raises this one)."""
+    return NotFoundError(
+        f"No customer {user_id!r} in this workspace's portraits; check the id "
+        "(ids are as the shop's data writes them, e.g. 12347)."
+    )
 
 
 def customer_profile(ws: Workspace, user_id: str) -> CustomerProfile:
@@ -207,35 +275,38 @@ def customer_profile(ws: Workspace, user_id: str) -> CustomerProfile:
     user_id = person_of(ws.con, user_id)  # an alias (a per-order id) shows its person
     features = _one(ws, "features", user_id)
     if features is None:
-        raise NotFoundError(
-            f"No customer {user_id!r} in this workspace's portraits; check the id "
-            "(ids are as the shop's data writes them, e.g. 12347)."
-        )
-    run = last_run(ws, "features")
-    values = []
-    for name, f in FEATURES.items():
-        value = features.get(name)
-        if value is None or (isinstance(value, float) and value != value):
-            continue
-        group: Literal["key", "behaviour", "other"] = (
-            "key" if name in KEY_NUMBERS else "behaviour" if name in BEHAVIOUR else "other"
-        )
-        values.append(FeatureValue(name=name, label=f.label, value=value, unit=f.unit,
-                                   group=group))  # fmt: skip
-    tags = _one(ws, "tags", user_id) or {}
-    assigned = []
-    for tag in catalogue(ws.config):
-        value = tags.get(tag.name)
-        if value is None or (tag.kind == "rule" and value is not True):
-            continue
-        vocabulary = tag.vocabulary
-        assigned.append(
-            TagAssignment(name=tag.name, kind=tag.kind, label=tag.label, value=value,
-                          value_label=label(vocabulary, value) if vocabulary else None)
-        )  # fmt: skip
-    return CustomerProfile(
-        user_id=user_id,
-        as_of=run.as_of.date() if run is not None and run.as_of is not None else None,
-        features=values, segments=_segments(ws, user_id),
-        value=_value(ws, user_id, features), tags=assigned,
-    )  # fmt: skip
+        raise unknown_customer(user_id)
+    rows = {name: _one(ws, name, user_id) for name in _JOINED}
+    return _profile(_Build.of(ws), user_id, features, **rows)
+
+
+#: the tables a profile reads beside ``features``, each by ``user_id``
+_JOINED = ("tags", "segments", "value")
+
+
+def customer_profiles(ws: Workspace, *, batch_size: int = 10_000) -> Iterator[CustomerProfile]:
+    """Every customer's profile, as :func:`customer_profile` gives each, in one pass.
+
+    The build's tables are joined once and read in batches of ``batch_size`` customers, so
+    this costs a scan rather than a query per customer (what a serving store is made from).
+    """
+    ws.require("features")
+    build = _Build.of(ws)
+    joined = ws.table("features")
+    present = [name for name in _JOINED if ws.has_table(name)]
+    for name in present:
+        other = ws.table(name).rename(f"{name}__{{name}}")
+        joined = joined.left_join(other, joined.user_id == other[f"{name}__user_id"])
+    for batch in joined.order_by("user_id").to_pyarrow_batches(chunk_size=batch_size):
+        for row in batch.to_pylist():
+            parts: dict[str, dict[str, Any]] = {name: {} for name in present}
+            features = {}
+            for column, v in row.items():
+                table, sep, name = column.partition("__")
+                if sep and table in parts:
+                    parts[table][name] = v
+                else:
+                    features[column] = v
+            rows = {name: parts[name] if parts[name].get("user_id") is not None else None
+                    for name in present}  # fmt: skip
+            yield _profile(build, features["user_id"], features, **rows)

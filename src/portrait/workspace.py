@@ -45,6 +45,20 @@ BOOKKEEPING_DDL: dict[str, str] = {
     "runs": """
         run_id VARCHAR, stage VARCHAR, as_of TIMESTAMP, params VARCHAR, rows BIGINT,
         seconds DOUBLE, status VARCHAR, message VARCHAR, started_at TIMESTAMP""",
+    # saved audiences, their exports and campaigns (portrait.audiences): made with the
+    # workspace, so a read-only snapshot of it has them too
+    "audiences": """
+        name VARCHAR PRIMARY KEY, owner VARCHAR, description VARCHAR, definition VARCHAR,
+        created_at TIMESTAMP, updated_at TIMESTAMP""",
+    "audience_exports": """
+        name VARCHAR, path VARCHAR, format VARCHAR, rows BIGINT, columns VARCHAR, as_of DATE,
+        exported_at TIMESTAMP""",
+    "campaigns": """
+        name VARCHAR PRIMARY KEY, audience VARCHAR, definition VARCHAR, audience_as_of DATE,
+        holdout_share DOUBLE, seed BIGINT, stratify_by VARCHAR, start_date DATE,
+        end_date DATE, owner VARCHAR, created_at TIMESTAMP""",
+    "campaign_members": """
+        campaign VARCHAR, user_id VARCHAR, "group" VARCHAR, stratum VARCHAR""",
 }
 
 
@@ -66,6 +80,10 @@ class Workspace:
 
     path: Path
     config: Config
+    #: the DuckDB file to read instead of ``warehouse.duckdb`` (a serving snapshot)
+    warehouse: Path | None = None
+    #: open the warehouse read-only: no tables are created, and other processes may read too
+    read_only: bool = False
     _con: Any = None
     _engines: dict[str, Any] = field(default_factory=dict)
 
@@ -74,8 +92,9 @@ class Workspace:
     def con(self) -> ibis.BaseBackend:
         """The Ibis DuckDB backend on ``warehouse.duckdb``, opened on first use."""
         if self._con is None:
+            database = self.warehouse or self.path / WAREHOUSE_FILE
             try:
-                self._con = ibis.duckdb.connect(str(self.path / WAREHOUSE_FILE))
+                self._con = ibis.duckdb.connect(str(database), read_only=self.read_only)
             except Exception as exc:  # duckdb.IOException; duckdb is imported lazily by ibis
                 if "lock" not in str(exc).lower():
                     raise
@@ -90,7 +109,8 @@ class Workspace:
                 settings["threads"] = str(self.config.engine.threads)
             for key, value in settings.items():
                 self._con.raw_sql(f"SET {key} = '{value}'")
-            self._ensure_tables()
+            if not self.read_only:
+                self._ensure_tables()
         return self._con
 
     def engine(self, engine: str | Engine | None = None) -> ibis.BaseBackend:
@@ -264,12 +284,22 @@ def init_workspace(path: str | Path, config: Config | None = None) -> Workspace:
     return ws
 
 
-def open_workspace(path: str | Path = ".") -> Workspace:
-    """Open the workspace in ``path``; the configuration is validated here."""
+def open_workspace(
+    path: str | Path = ".", *, warehouse: str | Path | None = None, read_only: bool = False
+) -> Workspace:
+    """Open the workspace in ``path``; the configuration is validated here.
+
+    ``warehouse`` reads another DuckDB file in place of ``warehouse.duckdb`` (the API server
+    reads a published snapshot of it, ``read_only``, while a build writes the warehouse).
+    """
     path = Path(path)
     if not is_workspace(path):
         raise WorkspaceError(
             f"{path} is not a Portrait workspace (no {CONFIG_FILE}); "
             f"create one with `portrait init {path}`."
         )
-    return Workspace(path=path.resolve(), config=load_config(path / CONFIG_FILE))
+    return Workspace(
+        path=path.resolve(), config=load_config(path / CONFIG_FILE),
+        warehouse=Path(warehouse).resolve() if warehouse is not None else None,
+        read_only=read_only,
+    )  # fmt: skip

@@ -96,21 +96,10 @@ MISSING = "(missing)"
 _SEP = " | "
 _CENTS, _CENTS_SQ = dt.Decimal(38, 2), dt.Decimal(38, 4)
 
-_CAMPAIGNS = """CREATE TABLE IF NOT EXISTS campaigns (
-    name VARCHAR PRIMARY KEY, audience VARCHAR, definition VARCHAR, audience_as_of DATE,
-    holdout_share DOUBLE, seed BIGINT, stratify_by VARCHAR, start_date DATE, end_date DATE,
-    owner VARCHAR, created_at TIMESTAMP)"""
-_MEMBERS = """CREATE TABLE IF NOT EXISTS campaign_members (
-    campaign VARCHAR, user_id VARCHAR, "group" VARCHAR, stratum VARCHAR)"""
 _MEMBERS_SCHEMA = pa.schema(
     [("campaign", pa.string()), ("user_id", pa.string()), ("group", pa.string()),
      ("stratum", pa.string())]
 )  # fmt: skip
-
-
-def _ensure(ws: Workspace) -> None:
-    ws.con.raw_sql(_CAMPAIGNS)
-    ws.con.raw_sql(_MEMBERS)
 
 
 # -- facts ------------------------------------------------------------------------------------
@@ -283,7 +272,6 @@ def create_campaign(
         )
     if seed is not None and not 0 <= seed < 2**63:
         raise ConfigError(f"The seed is {seed}; give a whole number from 0 to 2**63 - 1.")
-    _ensure(ws)
     c = ws.table("campaigns")
     if int(c.filter(c.name == name).count().execute()):
         raise ConfigError(
@@ -368,7 +356,6 @@ def _draw(strata: np.ndarray, share: float, seed: int) -> np.ndarray:
 
 # -- reading ----------------------------------------------------------------------------------
 def _row(ws: Workspace, name: str) -> dict[str, Any]:
-    _ensure(ws)
     t = ws.table("campaigns")
     rows = t.filter(t.name == name).to_pyarrow().to_pylist()
     if not rows:
@@ -413,7 +400,6 @@ def get_campaign(ws: Workspace, name: str) -> Campaign:
 
 def list_campaigns(ws: Workspace) -> CampaignList:
     """Every campaign, by name."""
-    _ensure(ws)
     names = ws.table("campaigns").order_by("name").name.to_pyarrow().to_pylist()
     return CampaignList(campaigns=[get_campaign(ws, n) for n in names])
 

@@ -34,9 +34,6 @@ __all__ = ["PII_COLUMNS", "ExportList", "ExportReport", "export_members", "list_
 ExportFormat = Literal["csv", "parquet"]
 #: the columns no export carries, whatever is asked
 PII_COLUMNS = frozenset(c.name for c in USERS.columns if c.pii)
-_EXPORTS = """CREATE TABLE IF NOT EXISTS audience_exports (
-    name VARCHAR, path VARCHAR, format VARCHAR, rows BIGINT, columns VARCHAR, as_of DATE,
-    exported_at TIMESTAMP)"""
 
 
 class ExportReport(Fact):
@@ -112,7 +109,6 @@ def export_members(
         name=name, path=str(target), format=format, rows=rows.num_rows,
         columns=["user_id", *wanted], as_of=built_as_of(ws), exported_at=datetime.now(),
     )  # fmt: skip
-    ws.con.raw_sql(_EXPORTS)
     ws.append("audience_exports", [{**report.model_dump(exclude={"columns"}),
                                     "columns": ",".join(report.columns)}])  # fmt: skip
     return report

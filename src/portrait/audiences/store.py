@@ -44,14 +44,12 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"[\w\-.]{1,64}")
-_AUDIENCES = """CREATE TABLE IF NOT EXISTS audiences (
-    name VARCHAR PRIMARY KEY, owner VARCHAR, description VARCHAR, definition VARCHAR,
-    created_at TIMESTAMP, updated_at TIMESTAMP)"""
 
 
 def _ensure(ws: Workspace) -> None:
-    ws.con.raw_sql(_AUDIENCES)
-    if not ws.has_table("audience_sizes"):
+    """``audience_sizes`` before the first build wrote it (``audiences`` is made with the
+    workspace; a read-only snapshot is left as it is)."""
+    if not ws.has_table("audience_sizes") and not ws.read_only:
         ws.replace_table("audience_sizes", OUTPUTS["audience_sizes"].arrow_schema().empty_table())
 
 
