@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from portrait.pipeline import WorkspaceStatus
     from portrait.profile import CustomerProfile
     from portrait.recommend import CustomerRecommendations, WorkspaceEvaluation
+    from portrait.runs import RunRecord
     from portrait.segments import SegmentReport
     from portrait.tags import FeatureCatalogue, TagReport
     from portrait.text import ReviewSummary
@@ -249,11 +250,13 @@ def _show_status(out: Console, s: WorkspaceStatus) -> None:
         states = ", ".join(f"{st.stage} {st.state.replace('_', ' ')}" for st in b.stages)
         out.print(f"built as of {b.as_of} (截至日期): {states}")
     if b.runs:
-        grid = table("started (UTC) 开始", "stage 阶段", "status 状态", "rows 行数", "seconds 秒",
-                     numeric=[3, 4])  # fmt: skip
+        grid = table("started (UTC) 开始", "stage 阶段", "status 状态", "s 秒", "in 读入",
+                     "out 写出", "MB 内存", numeric=[3, 4, 5, 6],
+                     title="runs 运行: seconds, rows read and written, peak memory MB")  # fmt: skip
         for r in b.runs:
-            grid.add_row(str(r.started_at)[:19], r.stage, r.status, count(r.rows),
-                         f"{r.seconds:.1f}")  # fmt: skip
+            grid.add_row(str(r.started_at)[:16], r.stage, r.status, f"{r.seconds:.1f}",
+                         count(r.rows_read), count(r.rows_written),
+                         num(r.peak_memory_mb, 0))  # fmt: skip
         show(out, grid)
 
 
@@ -487,19 +490,23 @@ def build(
 
         def progress(stage: str, event: str) -> None:
             if event == "start":
-                bar.update(task, description=f"{stage} ...")
+                bar.update(task, description=stage)
             else:
                 bar.advance(task)
 
+        def finished(r: RunRecord) -> None:  # printed above the bar, which stays at the bottom
+            bar.console.print(f"  {r.stage}: {count(r.rows_read) or '-'} -> "
+                              f"{count(r.rows_written)} rows, {r.seconds:.1f} s, "
+                              f"peak {num(r.peak_memory_mb, 0)} MB")  # fmt: skip
+
         folded = fold(ws)  # the events the API server received, first
-        result = run_build(ws, as_of, engine=engine, force=force, progress=progress, yes=yes)
+        result = run_build(ws, as_of, engine=engine, force=force, progress=progress,
+                           on_run=finished, yes=yes)  # fmt: skip
         published = publish_if_changed(ws, served_only=True)  # for `portrait serve`
     if folded.ingest is not None:
         out.print(f"folded in {folded.ingest.accepted:,} events the API received "
                   f"({folded.ingest.duplicates:,} duplicates; 已并入实时事件)")  # fmt: skip
     out.print(f"built as of {result.as_of} (截至日期)")
-    for stage in result.ran:
-        out.print(f"  {stage}: {result.rows[stage]:,} rows")
     if result.skipped:
         out.print(f"  up to date, not rerun (无需重算): {', '.join(result.skipped)}")  # fmt: skip
     notes(out, result.notes, prefix="  note (提示): ")

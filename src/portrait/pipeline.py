@@ -52,6 +52,8 @@ class BuildResult(Fact):
     #: stage -> rows of its main output, for the stages that ran
     rows: dict[str, int] = {}
     notes: list[Note] = []
+    #: the run records of the stages that ran (rows in and out, seconds, peak memory)
+    runs: list[RunRecord] = []
 
 
 class StageState(Fact):
@@ -104,6 +106,11 @@ def build_state(ws: Workspace, *, limit: int = 10) -> BuildState:
     return BuildState(as_of=as_of, stages=states, runs=recent_runs(ws, limit=limit))
 
 
+def _table_rows(ws: Workspace, names: Iterable[str], existing: set[str]) -> dict[str, int]:
+    """The rows of each of ``names`` that exists: one count query a table."""
+    return {name: ws.count(name) for name in names if name in existing}
+
+
 def build(
     ws: Workspace,
     as_of: str | date | None = None,
@@ -112,6 +119,7 @@ def build(
     force: bool = False,
     stages: Iterable[str] | None = None,
     progress: Callable[[str, str], None] | None = None,
+    on_run: Callable[[RunRecord], None] | None = None,
     yes: bool = False,
 ) -> BuildResult:
     """Run the stale stages, in order; ``progress(stage, "start"|"done"|"skip")``.
@@ -119,6 +127,10 @@ def build(
     ``stages`` limits the run to those stages (the others are left as they are); ``force``
     reruns them whether stale or not; ``yes`` lets the personas stage make more paid model
     calls than ``[llm].max_paid_calls`` (without it, it stops and asks).
+
+    Each stage's run in ``runs`` records the rows of the tables it reads (as it starts) and
+    writes (as it ends), its seconds and the process's peak memory; ``on_run(record)`` is
+    called with that record as each stage finishes.
     """
     chosen = set(STAGES if stages is None else stages)
     if chosen - set(STAGES):
@@ -148,16 +160,27 @@ def build(
         if progress:
             progress(name, "start")
         as_of_ts = datetime.combine(day, datetime.min.time())
+        rows_in = _table_rows(ws, stage.reads, existing)
         with ws.run(
-            name, as_of=as_of_ts, fingerprint=stamps[name], engine=str(params.engine)
+            name,
+            as_of=as_of_ts,
+            fingerprint=stamps[name],
+            engine=str(params.engine),
+            rows_in=rows_in,
         ) as run:
             outcome = stage.run(ws, day, params)
+            existing = set(ws.con.list_tables())
             run["rows"] = outcome.rows
             run["params_extra"] = {
                 **outcome.chosen,
                 "notes": [n.model_dump(mode="json") for n in outcome.notes],
+                "rows_out": _table_rows(ws, stage.writes, existing),
             }
-        existing = set(ws.con.list_tables())
+        record = last_run(ws, name)
+        assert record is not None  # just written
+        result.runs.append(record)
+        if on_run:
+            on_run(record)
         result.ran.append(name)
         result.rows[name] = outcome.rows
         result.notes.extend(outcome.notes)

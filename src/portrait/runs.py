@@ -31,10 +31,32 @@ class RunRecord(Fact):
     rows: int | None
     message: str
     params: dict[str, Any]
+    #: rows of each table the stage read, counted as it started (build stages only)
+    rows_in: dict[str, int] = {}
+    #: rows of each table the stage wrote, counted as it finished (build stages only)
+    rows_out: dict[str, int] = {}
+    #: the process's peak resident memory while it ran, MB; ``None`` for older runs
+    peak_memory_mb: float | None = None
+
+    @property
+    def rows_read(self) -> int | None:
+        """The rows of every table the run read, together; ``None`` if not recorded."""
+        return sum(self.rows_in.values()) if self.rows_in else None
+
+    @property
+    def rows_written(self) -> int | None:
+        """The rows of every table the run wrote, together (else its main output's rows)."""
+        return sum(self.rows_out.values()) if self.rows_out else self.rows
+
+
+#: what a run measured, kept in its params JSON and read back as typed fields
+MEASURED = ("rows_in", "rows_out", "peak_memory_mb")
 
 
 def _record(row: dict[str, Any]) -> RunRecord:
-    return RunRecord(**{**row, "params": json.loads(row["params"] or "{}")})
+    params = json.loads(row["params"] or "{}")
+    measured = {k: params.pop(k) for k in MEASURED if k in params}
+    return RunRecord(**{**row, "params": params, **measured})
 
 
 def last_run(ws: Workspace, stage: str) -> RunRecord | None:

@@ -27,6 +27,7 @@ from portrait import schema
 from portrait.config import CONFIG_FILE, Config, load_config, render_config
 from portrait.engine import Engine
 from portrait.errors import NotBuiltError, WorkspaceBusyError, WorkspaceError
+from portrait.memory import PeakMemory
 
 log = logging.getLogger(__name__)
 
@@ -221,26 +222,34 @@ class Workspace:
         """Record one stage run in ``runs``: yields a dict the stage fills with ``rows``
         (and ``params_extra``, parameters known only at the end).
 
-        The run is recorded as ``failed`` with the error's message if the stage raises.
+        The run's seconds and the process's peak resident memory while it ran
+        (``peak_memory_mb`` in its params, :class:`portrait.memory.PeakMemory`) are recorded
+        too. The run is recorded as ``failed`` with the error's message if the stage raises.
         """
         info: dict[str, Any] = {"rows": None, "message": "", "params_extra": {}}
         started, t0 = utcnow(), time.perf_counter()
         status = "ok"
+        peak = PeakMemory()
         try:
-            yield info
+            with peak:
+                yield info
         except BaseException as exc:
             status, info["message"] = "failed", str(exc)[:500]
             raise
         finally:
+            seconds = time.perf_counter() - t0
+            measured = {"peak_memory_mb": round(peak.peak_mb, 1)}
             row = {
                 "run_id": uuid.uuid4().hex[:12],
                 "stage": stage,
                 "as_of": as_of,
                 "params": json.dumps(
-                    {**params, **info["params_extra"]}, default=str, ensure_ascii=False
+                    {**params, **info["params_extra"], **measured},
+                    default=str,
+                    ensure_ascii=False,
                 ),
                 "rows": info["rows"],
-                "seconds": round(time.perf_counter() - t0, 3),
+                "seconds": round(seconds, 3),
                 "status": status,
                 "message": info["message"],
                 "started_at": started,
