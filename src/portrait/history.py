@@ -69,6 +69,17 @@ def person_of(con: ibis.BaseBackend, user_id: str) -> str:
     return str(rows.column("person")[0].as_py()) if rows.num_rows else user_id
 
 
+def alias_links(con: ibis.BaseBackend) -> list[tuple[str, str]]:
+    """Every ``(alias, person)`` of the identities table, one per alias."""
+    links = con.table("identities").select("alias", "person").distinct(on="alias")
+    return [(str(r["alias"]), str(r["person"])) for r in links.to_pyarrow().to_pylist()]
+
+
+def event_ids(con: ibis.BaseBackend) -> list[str]:
+    """The ids of every stored event (to tell a resent event from a new one)."""
+    return [str(x) for x in con.table("events").event_id.to_pyarrow().to_pylist()]
+
+
 def uses_orders(counts: Mapping[str, int]) -> bool:
     """Purchases come from the orders table when it has rows, else from order events."""
     return counts["orders"] > 0

@@ -256,6 +256,18 @@ class Workspace:
             }
             self.append("runs", [row])
 
+    def copy_warehouse(self, target: Path) -> None:
+        """Copy the committed warehouse into a new DuckDB file ``target`` (a read snapshot:
+        DuckDB's ``COPY FROM DATABASE`` on this connection, so no second writer opens it)."""
+        con = self.con
+        database = con.raw_sql("SELECT current_database()").fetchone()[0]
+        quoted = str(target).replace("'", "''")
+        con.raw_sql(f"ATTACH '{quoted}' AS _snapshot")
+        try:
+            con.raw_sql(f'COPY FROM DATABASE "{database}" TO _snapshot')
+        finally:
+            con.raw_sql("DETACH _snapshot")
+
     def append(self, name: str, rows: list[dict[str, Any]]) -> None:
         """Append a few Python rows (bookkeeping, not data) to a table."""
         if not rows:

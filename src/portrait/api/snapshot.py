@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from portrait import history
 from portrait.errors import NotBuiltError
 from portrait.facts import Fact
 from portrait.hashing import fingerprint
@@ -78,15 +79,8 @@ def publish(ws: Workspace, *, keep: int = KEEP) -> Published:
     paths.root.mkdir(parents=True, exist_ok=True)
     run_id = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     warehouse, profiles = paths.warehouse(run_id), paths.profiles(run_id)
-    con = ws.con
-    database = con.raw_sql("SELECT current_database()").fetchone()[0]
     partial = warehouse.with_suffix(".partial")
-    quoted = str(partial).replace("'", "''")
-    con.raw_sql(f"ATTACH '{quoted}' AS _snapshot")
-    try:
-        con.raw_sql(f'COPY FROM DATABASE "{database}" TO _snapshot')
-    finally:
-        con.raw_sql("DETACH _snapshot")
+    ws.copy_warehouse(partial)
     os.replace(partial, warehouse)
     customers = _write_profiles(ws, profiles)
     published = Published(
@@ -155,9 +149,7 @@ def _write_profiles(ws: Workspace, path: Path) -> int:
                     n, batch = n + len(batch), []
             db.executemany("INSERT INTO profiles VALUES (?, ?, ?, ?, ?)", batch)
             n += len(batch)
-        links = ws.table("identities").select("alias", "person").distinct(on="alias")
-        db.executemany("INSERT INTO aliases VALUES (?, ?)",
-                       [tuple(r.values()) for r in links.to_pyarrow().to_pylist()])  # fmt: skip
+        db.executemany("INSERT INTO aliases VALUES (?, ?)", history.alias_links(ws.con))
         if ws.has_table("personas"):
             db.executemany(
                 "INSERT INTO personas VALUES (?, ?, ?)",
@@ -326,7 +318,7 @@ class Snapshot:
 
     def event_ids(self) -> list[str]:
         """The ids of the events in the snapshot's warehouse."""
-        return self.call(lambda ws: ws.table("events").event_id.to_pyarrow().to_pylist())
+        return self.call(lambda ws: history.event_ids(ws.con))
 
 
 def snapshot_stamp(paths: ServingPaths) -> tuple[int, int, int] | None:
