@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
+from portrait.facts import Fact
+
 if TYPE_CHECKING:
     from portrait.config import LLMConfig
 
@@ -93,6 +95,16 @@ class LLMClient(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (the offline backend has none)."""
+
+
+class Spend(Fact):
+    """What making a result cost: requests made and tokens used, and the cost at the
+    configured prices (``None`` without prices); a task's facts class extends it."""
+
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
 
 
 def make_client(config: LLMConfig) -> LLMClient:

@@ -43,7 +43,7 @@ from pydantic import Field
 from portrait.errors import ConfigError, DataError, NotFoundError
 from portrait.facts import Fact
 from portrait.llm.cache import ResponseCache
-from portrait.llm.client import Language, LLMClient, make_client, usage_summary
+from portrait.llm.client import Language, LLMClient, Spend, make_client, usage_summary
 from portrait.llm.grounding import Job, Problem, Source, generate_all
 from portrait.llm.persona import Grouping, play_of
 from portrait.llm.prompting import render_prompt
@@ -159,7 +159,7 @@ class CopyVariant(Fact):
     rejected: list[str] = []
 
 
-class MarketingCopy(Fact):
+class MarketingCopy(Spend):
     """Variants of one message for one channel, and the facts they were written from."""
 
     channel: Channel
@@ -175,10 +175,6 @@ class MarketingCopy(Fact):
     variants: list[CopyVariant]
     model: str
     prompt_version: str
-    requests: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float | None
 
     def csv_rows(self) -> list[dict[str, Any]]:
         return [

@@ -33,7 +33,7 @@ from portrait.errors import DataError, NotFoundError
 from portrait.facts import Fact
 from portrait.labels import LABELS, label
 from portrait.llm.cache import ResponseCache
-from portrait.llm.client import Language, LLMClient, make_client, usage_summary
+from portrait.llm.client import Language, LLMClient, Spend, make_client, usage_summary
 from portrait.llm.copy import money_text, shorten
 from portrait.llm.grounding import Grounds, Job, Problem, Source, generate_all
 from portrait.llm.prompting import render_prompt
@@ -77,7 +77,7 @@ class DescribedItem(Fact):
     attributes: dict[str, Any] = {}
 
 
-class ProductDescription(Fact):
+class ProductDescription(Spend):
     """One item's description, with the facts it was written from."""
 
     item: DescribedItem
@@ -95,10 +95,6 @@ class ProductDescription(Fact):
     prompt_version: str
     #: what was wrong with rejected answers
     rejected: list[str] = []
-    requests: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float | None
 
     def csv_rows(self) -> list[dict[str, Any]]:
         return [

@@ -17,7 +17,7 @@ from portrait.errors import NotFoundError
 from portrait.facts import Fact
 from portrait.labels import LABELS, Label
 from portrait.llm.cache import ResponseCache
-from portrait.llm.client import Language, LLMClient, make_client, usage_summary
+from portrait.llm.client import Language, LLMClient, Spend, make_client, usage_summary
 from portrait.llm.grounding import Job, generate_all
 from portrait.llm.prompting import render_prompt
 from portrait.profile import CustomerProfile, customer_profile
@@ -60,16 +60,12 @@ class Persona(Fact):
     rejected: list[str] = []
 
 
-class Personas(Fact):
+class Personas(Spend):
     """Personas of segments and clusters, and what generating them cost."""
 
     language: Language
     model: str
     personas: list[Persona]
-    requests: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float | None
 
     def csv_rows(self) -> list[dict[str, Any]]:
         return [
@@ -335,7 +331,7 @@ def segment_personas(
 
 
 # -- one customer -----------------------------------------------------------------------------
-class CustomerPersona(Fact):
+class CustomerPersona(Spend):
     """One customer's persona, with the profile its text was written from."""
 
     user_id: str
@@ -346,10 +342,6 @@ class CustomerPersona(Fact):
     model: str
     prompt_version: str
     rejected: list[str] = []
-    requests: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float | None
 
     def csv_rows(self) -> list[dict[str, Any]]:
         return [
