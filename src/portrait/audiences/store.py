@@ -195,17 +195,18 @@ def save_audience(
                              "updated_at": now}])  # fmt: skip
     ws.append("audience_sizes", [{"name": name, "as_of": shown.as_of,
                                   "customers": shown.customers, "recorded_at": now}])  # fmt: skip
-    return get_audience(ws, name)
+    return get_audience(ws, name, now=shown)
 
 
 def _quote(text: str) -> str:
     return text.replace("'", "''")
 
 
-def get_audience(ws: Workspace, name: str) -> Audience:
-    """A saved audience: its definition, its size now and at every build."""
+def get_audience(ws: Workspace, name: str, *, now: AudiencePreview | None = None) -> Audience:
+    """A saved audience: its definition, its size now (``now`` when the caller has just
+    counted it) and at every build."""
     row = _row(ws, name)
-    now = preview(ws, row["definition"])
+    now = now or preview(ws, row["definition"])
     s = ws.table("audience_sizes")
     sizes = s.filter(s.name == name).order_by(["recorded_at"]).to_pyarrow().to_pylist()
     return Audience(
