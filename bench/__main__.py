@@ -12,6 +12,7 @@ BENCHMARKS = {
     "corruption": "bench.corruption",
     "text": "bench.text",
     "api": "bench.api",
+    "build": "bench.build",
 }
 
 

@@ -218,3 +218,91 @@ if __name__ == "__main__":
     }  # fmt: skip
     steps[step](*args)
     print(f"# {step} {time.perf_counter() - t0:.2f}s", file=sys.stderr)
+
+
+def build_shop(workspace: str) -> None:
+    """``portrait build --force --yes`` on a workspace; one JSON line per finished stage
+    (printed as it finishes, so a run stopped part-way still tells what finished)."""
+    import json
+
+    from portrait import open_workspace
+    from portrait.pipeline import build
+
+    def report(run) -> None:
+        print(json.dumps({"stage": run.stage, "status": run.status,
+                          "seconds": round(run.seconds, 1), "rows_in": run.rows_in,
+                          "rows_out": run.rows_out, "peak_memory_mb": run.peak_memory_mb},
+                         default=str), flush=True)  # fmt: skip
+
+    ws = open_workspace(workspace)
+    build(ws, force=True, yes=True, on_run=report)
+    ws.close()
+
+
+def recommend_quality(workspace: str, sample: str, seed: str) -> None:
+    """The recommend stage's ranking against the exact one, on a held-out week.
+
+    The interactions before the last 7 days train the workspace's model (its settings);
+    candidate search ranks every customer, as the stage does (timed); the exact path ranks a
+    sample of the customers with interactions in the held-out week; both are scored by
+    NDCG@20 and recall@20 against those interactions (items bought before left out, as the
+    stage leaves them out)."""
+    import json
+    import time as _time
+    from datetime import timedelta
+
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from portrait import open_workspace
+    from portrait.asof import default_as_of, utc_of_local_midnight
+    from portrait.recommend.evaluate import ranking_metrics, split_time
+    from portrait.recommend.interactions import interaction_log, interactions, to_matrix
+    from portrait.recommend.models import make_model
+
+    ws = open_workspace(workspace)
+    cfg = ws.config.recommend
+    as_of = default_as_of(ws)
+    cut = utc_of_local_midnight(as_of - timedelta(days=7), ws.config.shop.timezone)
+    log = interaction_log(ws, as_of, weights=dict(cfg.weights))
+    train_log, test_log = split_time(log, cut.replace(tzinfo=None))
+    data = interactions(train_log)
+    bought = to_matrix(train_log.filter(pc.equal(train_log.column("kind"), "buy")), data.users,
+                       data.items)  # fmt: skip
+    items = ws.table("items")
+    bad = items.filter((items.is_merchandise == False) | (items.in_stock == False))  # noqa: E712
+    blocked = np.flatnonzero(np.isin(data.items, bad.item_id.to_pyarrow().to_numpy()))
+    t0 = _time.perf_counter()
+    model = make_model(cfg.model, dict(cfg.params), seed=ws.config.segments.seed).fit(data.matrix)
+    fit_seconds = _time.perf_counter() - t0
+    users = np.arange(len(data.users))
+    t0 = _time.perf_counter()
+    found, _ = model.recommend(users, data.matrix, N=20, filter_items=blocked, exclude=bought,
+                               exact=False)  # fmt: skip
+    search_seconds = _time.perf_counter() - t0
+    truth = data.rows(test_log)
+    truth = truth - truth.multiply(bought > 0)  # what they had bought cannot be recommended
+    truth.eliminate_zeros()
+    tested = np.flatnonzero(np.diff(truth.indptr) > 0)
+    rng = np.random.default_rng(int(seed))
+    chosen = np.sort(rng.choice(tested, min(int(sample), len(tested)), replace=False))
+    t0 = _time.perf_counter()
+    exact, _ = model.recommend(chosen, data.matrix[chosen], N=20, filter_items=blocked,
+                               exclude=bought[chosen], exact=True)  # fmt: skip
+    exact_seconds = _time.perf_counter() - t0
+    popularity = np.asarray((data.matrix > 0).sum(axis=0)).ravel()
+    metrics = {}
+    for name, ids in (("exact", exact), ("candidates", found[chosen])):
+        m = ranking_metrics(np.where(ids >= 0, ids, 0), truth[chosen], popularity, len(users))
+        metrics[name] = {k: round(m[k], 5) for k in ("ndcg@20", "recall@20", "coverage@20")}
+    overlap = float(np.mean((found[chosen][:, :, None] == exact[:, None, :]).any(axis=2)))
+    print(json.dumps({
+        "customers": len(users), "items": len(data.items), "train_interactions": data.matrix.nnz,
+        "held_out_from": str(as_of - timedelta(days=7)), "held_out_customers": len(tested),
+        "sample": len(chosen), "fit_seconds": round(fit_seconds, 1),
+        "candidate_search_seconds_all_customers": round(search_seconds, 1),
+        "exact_seconds_sample": round(exact_seconds, 1),
+        "exact_seconds_all_customers_estimated": round(exact_seconds * len(users) / len(chosen), 1),
+        "metrics": metrics, "overlap_with_exact_top20": round(overlap, 4),
+        "ndcg_ratio": round(metrics["candidates"]["ndcg@20"] / metrics["exact"]["ndcg@20"], 4),
+    }))  # fmt: skip

@@ -29,11 +29,13 @@ def training_set(
     *,
     horizon_days: int = 90,
     engine: str | None = None,
+    share: float = 1.0,
 ) -> ir.Table:
     """Features of customers who bought before ``as_of``, and whether they bought again.
 
     ``purchased_next`` is true when the customer made a completed purchase in the
-    ``horizon_days`` local days from ``as_of``; ``churned`` is its negation.
+    ``horizon_days`` local days from ``as_of``; ``churned`` is its negation. ``share`` below
+    1 keeps that share of the customers (:func:`in_sample`).
     """
     fs = compute_features(ws, as_of, engine=engine)
     con = ws.engine(engine)
@@ -53,7 +55,20 @@ def training_set(
     buyers = later.select("user_id").distinct().mutate(purchased_next=ibis.literal(True))
     f = fs.table.filter(fs.table.frequency > 0)
     out = f.left_join(buyers, "user_id").drop("user_id_right")
-    return out.mutate(
+    out = out.mutate(
         purchased_next=out.purchased_next.fill_null(False),
         churned=~out.purchased_next.fill_null(False),
     )
+    return out if share >= 1 else out.filter(in_sample(out.user_id, share))
+
+
+def in_sample(user_id: ir.StringValue, share: float) -> ir.BooleanValue:
+    """Whether a customer is in a fixed sample of about ``share`` of all customers.
+
+    The sample is decided by the MD5 of the id (its first four hex digits below
+    ``share x 16^4``), which DuckDB and Spark compute alike, so both engines train on the
+    same customers, and the same customers on every run.
+    """
+    cut = min(max(round(share * 0x10000), 1), 0x10000)
+    bound = f"{cut:04x}" if cut < 0x10000 else "g"  # "g" sorts after every hex digit
+    return user_id.hexdigest("md5").substr(0, 4) < ibis.literal(bound)

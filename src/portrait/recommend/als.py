@@ -8,16 +8,14 @@ is the field's standard CPU implementation; this wrapper only adapts its interfa
 
 from __future__ import annotations
 
-from typing import cast
-
 import numpy as np
 import scipy.sparse as sp
 
 from portrait.errors import MissingExtraError
-from portrait.recommend._base import Recommender, as_csr
+from portrait.recommend._base import FactorRecommender, as_csr
 
 
-class ALS(Recommender):
+class ALS(FactorRecommender):
     """Implicit-feedback matrix factorisation (Hu, Koren and Volinsky 2008)."""
 
     name = "als"
@@ -62,7 +60,7 @@ class ALS(Recommender):
         self._fitted(x)
         return self
 
-    def _scores(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+    def _user_vectors(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         known = userids >= 0
         factors = np.zeros((len(userids), self.user_factors_.shape[1]), dtype=np.float32)
         factors[known] = self.user_factors_[userids[known]]
@@ -71,7 +69,4 @@ class ALS(Recommender):
             factors[~known] = self.model_.recalculate_user(
                 np.arange((~known).sum()), user_items[~known]
             )
-        return cast(np.ndarray, factors @ self.item_factors_.T)
-
-    def _item_vectors(self) -> np.ndarray:
-        return self.item_factors_
+        return factors

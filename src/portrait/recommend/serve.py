@@ -101,15 +101,10 @@ def _anchors(
     for lo in range(0, len(recs), batch):
         rec = recs[lo : lo + batch]
         own = _own_items(matrix[lo : lo + batch], _ANCHORS)
-        pairs_t = np.repeat(rec[:, :, None], own.shape[1], axis=2)
-        pairs_s = np.repeat(own[:, None, :], rec.shape[1], axis=1)
-        valid = (pairs_t >= 0) & (pairs_s >= 0)
-        strength = np.full(pairs_t.shape, -np.inf)
-        if valid.any():
-            strength[valid] = model.item_affinity(pairs_t[valid], pairs_s[valid])
+        strength = model.affinity_grid(rec, own)
         best = strength.argmax(axis=2)
         got = np.take_along_axis(strength, best[:, :, None], axis=2)[:, :, 0]
-        chosen = np.take_along_axis(pairs_s, best[:, :, None], axis=2)[:, :, 0]
+        chosen = np.take_along_axis(own, best, axis=1)
         anchor[lo : lo + batch] = np.where(got > 0, chosen, -1)
     return anchor
 

@@ -212,19 +212,17 @@ class ChurnModel:
 PURCHASE_SCORES: tuple[str, ...] = tuple(LABELS["purchase_score"])
 
 
-def purchase_scores(
-    ws: Workspace, as_of: date, horizon_days: int, *, model: str = "bgnbd", unit: str = "days",
-    engine: str | None = None,
-) -> pa.Table:  # fmt: skip
-    """``p_alive`` and ``expected_purchases`` in the next ``horizon_days``, per buyer.
+def purchase_scores(summary: pa.Table, horizon_days: int, *, model: str = "bgnbd",
+                    unit: str = "days") -> pa.Table:  # fmt: skip
+    """``p_alive`` and ``expected_purchases`` in the next ``horizon_days``, per buyer of
+    ``summary`` (:func:`portrait.value.summary.rfm_summary` as of the snapshot's date).
 
-    The repeat-purchase model is fitted on the purchases before ``as_of`` only, so the scores
-    can sit beside the features of that date without leaking the label.
+    The repeat-purchase model is fitted on the purchases before that date only, so the
+    scores can sit beside the features of that date without leaking the label.
     """
     from portrait.value.models import PURCHASE_MODELS
-    from portrait.value.summary import UNIT_DAYS, rfm_summary
+    from portrait.value.summary import UNIT_DAYS
 
-    summary = rfm_summary(ws, as_of, unit=unit, engine=engine).to_pyarrow()  # type: ignore[arg-type]
     fitted = PURCHASE_MODELS[model]().fit(*(summary.column(c).to_numpy() for c in SUMMARY))
     return scores_of(fitted, summary, horizon_days / UNIT_DAYS[unit])
 
@@ -265,20 +263,19 @@ def labelled(
 ) -> pa.Table:  # fmt: skip
     """Buyers' features and purchase scores as of ``as_of``, and ``churned`` after it.
 
-    Above :data:`MAX_TRAIN_CUSTOMERS` buyers, a fixed sample of them (by a hash of the id,
+    Above :data:`MAX_TRAIN_CUSTOMERS` buyers, a fixed sample of them (by the MD5 of the id,
     so the same customers every time) keeps the training set in memory.
     """
     from portrait.features import training_set
+    from portrait.value.summary import rfm_summary
 
-    expr = training_set(ws, as_of, horizon_days=horizon_days, engine=engine)
-    buyers = int(expr.count().execute())
-    if buyers == 0:
+    summary = rfm_summary(ws, as_of, unit=unit, engine=engine).to_pyarrow()  # type: ignore[arg-type]
+    if summary.num_rows == 0:
         return pa.table({"user_id": pa.array([], pa.string()), "churned": pa.array([], pa.bool_())})
-    if buyers > MAX_TRAIN_CUSTOMERS:
-        every = -(-buyers // MAX_TRAIN_CUSTOMERS)
-        expr = expr.filter(expr.user_id.hash() % every == 0)
+    share = min(1.0, MAX_TRAIN_CUSTOMERS / summary.num_rows)
+    expr = training_set(ws, as_of, horizon_days=horizon_days, engine=engine, share=share)
     table = expr.to_pyarrow()
-    scores = purchase_scores(ws, as_of, horizon_days, model=model, unit=unit, engine=engine)
+    scores = purchase_scores(summary, horizon_days, model=model, unit=unit)
     return with_purchase_scores(table, scores)
 
 
