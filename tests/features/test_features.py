@@ -129,3 +129,20 @@ def test_features_as_of_a_date_use_nothing_after_it(retail_ws, retail_raw, tmp_p
     expected = got.user_id.isin(set(buyers))
     assert (got.purchased_next == expected).all()
     assert (got.churned == ~expected).all()
+
+
+def test_a_training_sample_is_the_same_customers_by_the_md5_of_their_id(retail_ws):
+    """A share of the buyers, chosen by the MD5 of the id (which any engine computes alike),
+    with the same rows as the full set; a smaller share is within a larger one."""
+    import hashlib
+
+    as_of = date(2011, 6, 1)
+    full = training_set(retail_ws, as_of, horizon_days=90).to_pandas().set_index("user_id")
+    half = training_set(retail_ws, as_of, horizon_days=90, share=0.5).to_pandas()
+    tenth = training_set(retail_ws, as_of, horizon_days=90, share=0.1).to_pandas()
+    expected = {u for u in full.index if hashlib.md5(u.encode()).hexdigest()[:4] < "8000"}
+    assert set(half.user_id) == expected
+    assert abs(len(half) / len(full) - 0.5) < 0.05 and abs(len(tenth) / len(full) - 0.1) < 0.03
+    assert set(tenth.user_id) <= set(half.user_id)
+    pd.testing.assert_frame_equal(half.set_index("user_id"), full.loc[half.user_id],
+                                  check_like=True)  # fmt: skip

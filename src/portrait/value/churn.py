@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 _EXCLUDED = {f.name for f in FEATURES.values() if not f.numeric}
 MIN_CHURN_CUSTOMERS = 50
 #: customers per training snapshot above which a fixed sample is taken
-MAX_TRAIN_CUSTOMERS = 200_000
+MAX_TRAIN_CUSTOMERS = 50_000
 #: monthly snapshots stacked for training
 SNAPSHOTS, SNAPSHOT_STEP_DAYS = 3, 30
 #: churn risk bands on the predicted probability
