@@ -284,9 +284,8 @@ class FactorRecommender(Recommender):
         return cast(np.ndarray, out)
 
     def searches_candidates(self, users: int) -> bool:
-        return self.n_items_ >= CANDIDATE_ITEMS and users >= CANDIDATE_USERS and not (
-            self.popularity_weight
-        )
+        wide = self.n_items_ >= CANDIDATE_ITEMS and users >= CANDIDATE_USERS
+        return wide and not self.popularity_weight
 
     def _search(
         self, userids: np.ndarray, rows: sp.csr_matrix, n: int, blocked: np.ndarray | None,
