@@ -104,9 +104,21 @@ class Interactions:
 
 
 def _index(universe: np.ndarray, ids: Any) -> np.ndarray:
-    arr = pa.array(np.asarray(ids, dtype=object), pa.string())
-    idx = pc.index_in(arr, value_set=pa.array(universe, pa.string()))
+    """Position of each id in ``universe`` (-1 where absent), computed in Arrow: a log's
+    ten or a hundred million ids never become Python strings."""
+    if not isinstance(ids, pa.Array | pa.ChunkedArray):
+        ids = pa.array(np.asarray(ids, dtype=object), pa.string())
+    idx = pc.index_in(ids.cast(pa.string()), value_set=pa.array(universe, pa.string()))
     return cast(np.ndarray, idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64))
+
+
+def _sorted_ids(column: pa.ChunkedArray) -> np.ndarray:
+    """The distinct ids of a column, sorted (Arrow's order of UTF-8 bytes is NumPy's order
+    of code points)."""
+    distinct = pc.unique(column.cast(pa.string()))
+    distinct = distinct.filter(pc.is_valid(distinct))
+    return np.asarray(distinct.take(pc.sort_indices(distinct)).to_numpy(zero_copy_only=False),
+                      dtype=str)  # fmt: skip
 
 
 def to_matrix(
@@ -123,8 +135,8 @@ def to_matrix(
     With ``half_life_days``, an interaction ``d`` days before ``as_of`` counts
     ``0.5 ** (d / half_life_days)``. With ``value="rating"`` each pair keeps its latest rating.
     """
-    u = _index(users, log.column("user_id").to_numpy(zero_copy_only=False))
-    i = _index(items, log.column("item_id").to_numpy(zero_copy_only=False))
+    u = _index(users, log.column("user_id"))
+    i = _index(items, log.column("item_id"))
     v = log.column(value).to_numpy(zero_copy_only=False).astype(np.float64)
     keep = (u >= 0) & (i >= 0) & ~np.isnan(v)
     if half_life_days and value == "weight":
@@ -145,6 +157,5 @@ def to_matrix(
 
 def interactions(log: pa.Table, **kwargs: Any) -> Interactions:
     """The log as a matrix over its own users and items (sorted ids)."""
-    users = np.unique(log.column("user_id").to_numpy(zero_copy_only=False).astype(str))
-    items = np.unique(log.column("item_id").to_numpy(zero_copy_only=False).astype(str))
+    users, items = _sorted_ids(log.column("user_id")), _sorted_ids(log.column("item_id"))
     return Interactions(to_matrix(log, users, items, **kwargs), users, items)
