@@ -33,11 +33,11 @@ from portrait.stages import Stage, StageParams, StageResult
 from portrait.value._base import per_distinct
 from portrait.value.churn import (
     MIN_CHURN_CUSTOMERS,
+    PURCHASE_SCORES,
     RISK_BANDS,
     ChurnModel,
     scores_of,
     training_snapshots,
-    with_purchase_scores,
 )
 from portrait.value.clv import customer_lifetime_value
 from portrait.value.gamma_gamma import GammaGammaModel, frequency_spend_correlation
@@ -59,6 +59,8 @@ WINDOWS: tuple[tuple[int, str], ...] = ((30, "within_30d"), (90, "within_90d"),
 NOT_EXPECTED = "not_within_year"
 #: value tiers: top 20% high, next 30% medium
 _TIER_SHARES = (0.2, 0.5)
+#: customers whose churn is scored at once
+_BATCH = 250_000
 
 
 @dataclass
@@ -202,20 +204,30 @@ def _churn(
         return
     churn = ChurnModel(horizon_days=horizon, seed=ws.config.segments.seed).fit(train, churned)
     result.churn_model = churn
-    features = ws.table("features").to_pyarrow()
     # the purchase model this stage fitted on the same summary gives the churn model's scores
+    # (aligned with the summary's rows)
     assert result.purchase_model is not None
     scores = scores_of(result.purchase_model, summary, horizon / UNIT_DAYS[cfg.time_unit])
-    scored = with_purchase_scores(features, scores)
-    # one row per buyer, in the summary's order
-    order = pa.table({"user_id": summary.column("user_id"),
-                      "_row": pa.array(np.arange(n))})  # fmt: skip
-    scored = order.join(scored, "user_id", join_type="left outer").sort_by("_row")
-    p = churn.predict_proba(scored)
+    p = np.full(n, np.nan)
+    reasons = [np.full(n, None, dtype=object) for _ in range(3)]
+    features = ws.table("features")
+    inputs = [c for c in churn.features_ if c in features.columns]
+    # the model's inputs only, a batch at a time: a few hundred MB however many customers
+    for batch in features.select("user_id", *inputs).to_pyarrow_batches(chunk_size=_BATCH):
+        row = pc.index_in(batch.column("user_id"), value_set=summary.column("user_id"))
+        mine = pc.is_valid(row)
+        part = pa.Table.from_batches([batch]).filter(mine)
+        at = row.filter(mine)
+        for name in PURCHASE_SCORES:
+            part = part.append_column(name, scores.column(name).take(at))
+        at = at.to_numpy(zero_copy_only=False)
+        p[at] = churn.predict_proba(part)
+        for k, names in enumerate(churn.reasons(part)):
+            reasons[k][at] = names
     columns["churn_probability"] = p
     columns["churn_risk"] = risk_band(p)
     columns["churn_model"] = np.full(n, "lightgbm", dtype=object)
-    for k, names in enumerate(churn.reasons(scored), start=1):
+    for k, names in enumerate(reasons, start=1):
         columns[f"churn_reason_{k}"] = names
 
 
