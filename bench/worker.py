@@ -206,20 +206,6 @@ def portrait_build(workspace: str) -> None:
     print(" ".join(f"{k}={v}" for k, v in seconds.items()))
 
 
-if __name__ == "__main__":
-    t0 = time.perf_counter()
-    step, *args = sys.argv[1:]
-    steps = {
-        "duckdb_load": duckdb_load, "portrait_ingest": portrait_ingest, "generate": generate,
-        "generate_shop": generate_shop, "ingest_shop": ingest_shop,
-        "duckdb_features": duckdb_features, "portrait_build": portrait_build,
-        "generate_bgnbd": generate_bgnbd, "ingest_orders": ingest_orders,
-        "duckdb_rfm": duckdb_rfm, "portrait_rfm": portrait_rfm, "portrait_value": portrait_value,
-    }  # fmt: skip
-    steps[step](*args)
-    print(f"# {step} {time.perf_counter() - t0:.2f}s", file=sys.stderr)
-
-
 def build_shop(workspace: str) -> None:
     """``portrait build --force --yes`` on a workspace; one JSON line per finished stage
     (printed as it finishes, so a run stopped part-way still tells what finished)."""
@@ -306,3 +292,18 @@ def recommend_quality(workspace: str, sample: str, seed: str) -> None:
         "metrics": metrics, "overlap_with_exact_top20": round(overlap, 4),
         "ndcg_ratio": round(metrics["candidates"]["ndcg@20"] / metrics["exact"]["ndcg@20"], 4),
     }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    step, *args = sys.argv[1:]
+    steps = {
+        "duckdb_load": duckdb_load, "portrait_ingest": portrait_ingest, "generate": generate,
+        "generate_shop": generate_shop, "ingest_shop": ingest_shop,
+        "duckdb_features": duckdb_features, "portrait_build": portrait_build,
+        "generate_bgnbd": generate_bgnbd, "ingest_orders": ingest_orders,
+        "duckdb_rfm": duckdb_rfm, "portrait_rfm": portrait_rfm, "portrait_value": portrait_value,
+        "build_shop": build_shop, "recommend_quality": recommend_quality,
+    }  # fmt: skip
+    steps[step](*args)
+    print(f"# {step} {time.perf_counter() - t0:.2f}s", file=sys.stderr)
