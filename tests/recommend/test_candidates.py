@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -59,6 +60,12 @@ def test_candidate_search_finds_the_exact_top_n(retail, narrow) -> None:
     assert not np.isin(found, blocked).any()
     assert not np.asarray(data.matrix[rows, found[filled]]).any()
     assert all(len(set(r[r >= 0])) == (r >= 0).sum() for r in found)
+    # one index per fitted model: a batch of a few customers, or the model sent elsewhere
+    # (pickled, as to Spark executors), gives those customers the same lists
+    few = users[::37]
+    again = pickle.loads(pickle.dumps(model))
+    part, _ = again.recommend(few, data.matrix[few], N=N, filter_items=blocked, exact=False)
+    np.testing.assert_array_equal(part, found[few])
 
 
 def test_candidate_lists_rank_later_purchases_as_well_as_exact_ones(retail, narrow) -> None:
@@ -78,11 +85,10 @@ def test_candidate_lists_rank_later_purchases_as_well_as_exact_ones(retail, narr
 def test_only_wide_catalogues_of_factor_models_search(retail, monkeypatch) -> None:
     data, model, _ = retail
     users = np.arange(len(data.users))
-    assert not model.searches_candidates(len(users))  # Online Retail's lists stay exact
+    assert not model.searches_candidates()  # Online Retail's lists stay exact
     monkeypatch.setattr(_base, "CANDIDATE_ITEMS", 1_000)
-    monkeypatch.setattr(_base, "CANDIDATE_USERS", 1_000)
-    assert model.searches_candidates(len(users))
+    assert model.searches_candidates()
     knn = ItemKNN(k=20).fit(data.matrix)
-    assert not knn.searches_candidates(len(users))
+    assert not knn.searches_candidates()
     with pytest.raises(ConfigError, match="only factor models"):
         knn.recommend(users[:5], data.matrix[:5], N=5, exact=False)

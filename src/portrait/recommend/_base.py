@@ -10,12 +10,15 @@ has and of excluded items, and the batching are done here once.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import scipy.sparse as sp
 
 from portrait.errors import ConfigError, NotFittedError
+
+if TYPE_CHECKING:
+    from portrait.recommend.candidates import Index
 
 _BATCH = 2_000
 
@@ -24,11 +27,10 @@ _BATCH = 2_000
 #: but several times faster (a 20,000-item catalogue: 0.05 s instead of 0.3 s per 2,000 rows);
 #: below it the plain partition is kept, so small shops' lists do not change at all
 WIDE = 4_096
-#: a factor model ranks only candidates (:mod:`portrait.recommend.candidates`) for this many
-#: users over this many items or more: scoring every item for every customer of a
-#: 1,000,000 x 100,000 shop is 6.4 trillion multiply-adds (minutes on a laptop); below it,
-#: every list stays exact
-CANDIDATE_ITEMS, CANDIDATE_USERS = 32_768, 10_000
+#: a factor model ranks only candidates (:mod:`portrait.recommend.candidates`) over this many
+#: items or more: scoring every item for every customer of a 1,000,000 x 100,000 shop is 6.4
+#: trillion multiply-adds (minutes on a laptop); below it, every list stays exact
+CANDIDATE_ITEMS = 32_768
 _BLOCK = 64  # items per block of :func:`_top_n_blocked`
 
 
@@ -146,8 +148,8 @@ class Recommender:
         exact
             Score every item for every user (True), or only candidates
             (:mod:`portrait.recommend.candidates`; False); by default candidates where
-            :meth:`searches_candidates` says so: a factor model, a catalogue of at least
-            :data:`CANDIDATE_ITEMS` items and at least :data:`CANDIDATE_USERS` users.
+            :meth:`searches_candidates` says so: a factor model over a catalogue of at
+            least :data:`CANDIDATE_ITEMS` items.
         """
         self._check()
         userids = np.atleast_1d(np.asarray(userids, dtype=np.int64))
@@ -161,7 +163,7 @@ class Recommender:
         if filter_items is not None and len(filter_items):
             blocked = np.asarray(filter_items, dtype=np.int64)
         if exact is None:
-            exact = not self.searches_candidates(len(userids))
+            exact = not self.searches_candidates()
         if not exact:
             if not isinstance(self, FactorRecommender):
                 raise ConfigError(f"{self.name} scores every item; only factor models such "
@@ -187,8 +189,8 @@ class Recommender:
             scores.append(v)
         return np.vstack(ids), np.vstack(scores)
 
-    def searches_candidates(self, users: int) -> bool:
-        """Whether :meth:`recommend` scores only candidates for this many users by default."""
+    def searches_candidates(self) -> bool:
+        """Whether :meth:`recommend` scores only candidates by default."""
         return False
 
     def item_affinity(self, targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
@@ -262,6 +264,8 @@ class FactorRecommender(Recommender):
     """
 
     item_factors_: np.ndarray
+    user_factors_: np.ndarray
+    index_: Index
 
     def _user_vectors(self, userids: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         raise NotImplementedError
@@ -283,9 +287,21 @@ class FactorRecommender(Recommender):
         out[(targets[:, :, None] < 0) | (sources[:, None, :] < 0)] = -np.inf
         return cast(np.ndarray, out)
 
-    def searches_candidates(self, users: int) -> bool:
-        wide = self.n_items_ >= CANDIDATE_ITEMS and users >= CANDIDATE_USERS
-        return wide and not self.popularity_weight
+    def searches_candidates(self) -> bool:
+        return self.n_items_ >= CANDIDATE_ITEMS and not self.popularity_weight
+
+    def prepare_search(self, user_vectors: np.ndarray | None = None) -> None:
+        """Group customers' directions for candidate search, once per fitted model: from
+        ``user_vectors`` (a sample, where the model's own are elsewhere: on a cluster), else
+        from the customers it was fitted on. The index is part of the model, so every batch
+        of customers, on this machine or on executors the model is sent to, searches the same
+        groups."""
+        from portrait.recommend import candidates
+
+        if not hasattr(self, "index_"):
+            vectors = self.user_factors_ if user_vectors is None else user_vectors
+            self.index_ = candidates.build_index(vectors, self.item_factors_,
+                                                 seed=int(getattr(self, "seed", 0)))  # fmt: skip
 
     def _search(
         self, userids: np.ndarray, rows: sp.csr_matrix, n: int, blocked: np.ndarray | None,
@@ -296,18 +312,18 @@ class FactorRecommender(Recommender):
         from portrait.recommend import candidates
 
         n = min(n, self.n_items_)
-        users = np.vstack([
-            self._user_vectors(userids[lo : lo + _BATCH * 10], rows[lo : lo + _BATCH * 10])
-            for lo in range(0, len(userids), _BATCH * 10)
-        ])  # fmt: skip
-        index = candidates.build_index(users, self.item_factors_, blocked=blocked,
-                                       seed=int(getattr(self, "seed", 0)))  # fmt: skip
+        self.prepare_search()
         heavy = np.diff(exclude.indptr) > candidates.PER_GROUP // 4
         ids = np.full((len(userids), n), -1, dtype=np.int64)
         scores = np.full((len(userids), n), -np.inf)
         light = np.flatnonzero(~heavy)
+        users = np.vstack([
+            self._user_vectors(userids[light[lo : lo + _BATCH * 10]],
+                               rows[light[lo : lo + _BATCH * 10]])
+            for lo in range(0, len(light), _BATCH * 10)
+        ] or [np.empty((0, self.item_factors_.shape[1]), np.float32)])  # fmt: skip
         ids[light], scores[light] = candidates.search(
-            index, users[light], self.item_factors_, exclude[light], n
+            self.index_, users, self.item_factors_, exclude[light], n, blocked=blocked
         )
         if heavy.any():
             ids[heavy], scores[heavy] = self.recommend(

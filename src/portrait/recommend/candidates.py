@@ -3,7 +3,8 @@
 A factor model scores item *i* for customer *u* as ``u . v_i``. Scaling ``u`` changes none of
 its ranking, so customers whose vectors point the same way rank the catalogue alike. Their
 directions are grouped by spherical k-means (fitted on a sample of customers), and each group
-keeps the ``per_group`` items its centre ranks highest. A customer's candidates are the lists
+keeps the ``per_group`` items its centre ranks highest (the index is fitted once per model,
+:meth:`portrait.recommend._base.FactorRecommender.prepare_search`). A customer's candidates are the lists
 of the ``probes`` groups nearest their direction; those are scored exactly, what the customer
 already has and the blocked items are masked, and the ``n`` best are kept. This is the
 multi-probe inverted file of approximate nearest-neighbour search (Jégou, Douze and Schmid
@@ -43,7 +44,7 @@ class Index:
 
 
 def build_index(
-    user_vectors: np.ndarray, item_vectors: np.ndarray, *, blocked: np.ndarray | None = None,
+    user_vectors: np.ndarray, item_vectors: np.ndarray, *,
     groups: int | None = None, per_group: int | None = None, seed: int = 0,
 ) -> Index:  # fmt: skip
     """Fit the groups on a sample of customers and list each group's best items
@@ -59,20 +60,22 @@ def build_index(
     km = MiniBatchKMeans(groups, random_state=seed, n_init=1, batch_size=4096, max_iter=50)
     centres = _unit(km.fit(sample).cluster_centers_.astype(np.float32))
     scores = centres @ np.asarray(item_vectors, dtype=np.float32).T
-    if blocked is not None and len(blocked):
-        scores[:, blocked] = -np.inf
     items, _ = top_n(scores, min(per_group, item_vectors.shape[0]))
     return Index(centres=centres, items=items)
 
 
 def search(
     index: Index, user_vectors: np.ndarray, item_vectors: np.ndarray, exclude: sp.csr_matrix,
-    n: int, *, probes: int | None = None,
+    n: int, *, blocked: np.ndarray | None = None, probes: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The ``n`` best candidates of each customer (row of ``user_vectors``), best first:
     (item indices, exact scores); -1 and -inf where fewer than ``n`` candidates are left.
-    Each customer searches their :data:`PROBES` nearest groups by default."""
+    Each customer searches their :data:`PROBES` nearest groups by default; ``blocked`` items
+    are never returned."""
     probes = PROBES if probes is None else probes
+    is_blocked = np.zeros(item_vectors.shape[0], dtype=bool)
+    if blocked is not None:
+        is_blocked[blocked] = True
     users = len(user_vectors)
     ids = np.full((users, n), -1, dtype=np.int64)
     vals = np.full((users, n), -np.inf, dtype=np.float32)
@@ -81,14 +84,14 @@ def search(
         hi = min(lo + _BATCH, users)
         ids[lo:hi], vals[lo:hi] = _search_batch(
             index, np.asarray(user_vectors[lo:hi], dtype=np.float32), items,
-            sp.csr_matrix(exclude[lo:hi]), n, probes,
+            sp.csr_matrix(exclude[lo:hi]), n, probes, is_blocked,
         )  # fmt: skip
     return ids, vals
 
 
 def _search_batch(
     index: Index, users: np.ndarray, items: np.ndarray, exclude: sp.csr_matrix, n: int,
-    probes: int,
+    probes: int, is_blocked: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     probes = min(probes, len(index.centres))
     near = index.centres @ _unit(users).T  # groups x users
@@ -106,6 +109,7 @@ def _search_batch(
                 continue
             cand = index.items[g]
             s = users[rows] @ items[cand].T
+            s[:, is_blocked[cand]] = -np.inf
             where[cand] = np.arange(len(cand))
             mine = exclude[rows]
             r = np.repeat(np.arange(len(rows)), np.diff(mine.indptr))
