@@ -118,8 +118,9 @@ class Workspace:
         """The Ibis backend that computes over the canonical tables.
 
         ``engine`` defaults to ``engine.backend`` in ``portrait.toml``: DuckDB is the
-        warehouse itself; Spark reads the same tables through PySpark. Stage outputs are
-        always written to the warehouse, whichever engine computed them.
+        warehouse itself; Spark reads the same tables through PySpark. A stage's outputs
+        are in the warehouse whichever engine computed them: as tables, or as views over
+        the files Spark wrote (:meth:`replace_table`).
         """
         chosen = Engine.parse(engine, self.config.engine.backend)
         if chosen is Engine.DUCKDB:
@@ -180,10 +181,19 @@ class Workspace:
     def replace_table(self, name: str, obj: Any) -> None:
         """Write a stage's output table (an Ibis expression or Arrow), replacing the old one.
 
-        (Not ``create_table(overwrite=True)`` nor ibis's in-memory tables: with sqlglot 30,
-        ibis 12 renders their DROP statements without the name.)
+        An expression on the Spark backend, or a Spark DataFrame, is written by Spark and
+        the warehouse gets a view over its files (:func:`portrait.spark.write_table`);
+        anything else becomes a warehouse table. (Not ``create_table(overwrite=True)`` nor
+        ibis's in-memory tables: with sqlglot 30, ibis 12 renders their DROP statements
+        without the name.)
         """
-        self.con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        from portrait import spark
+
+        if spark.is_spark(obj):
+            spark.write_table(self, name, obj)
+            return
+        self.drop(name)
+        spark.forget(self, name)
         if isinstance(obj, ir.Table):
             self.con.create_table(name, obj)
             return
@@ -193,6 +203,30 @@ class Workspace:
             raw.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _portrait_arrow')
         finally:
             raw.unregister("_portrait_arrow")
+
+    def output(self, name: str, engine: str | Engine | None = None) -> ir.Table:
+        """A stage's output as a table of ``engine`` (default: the configured one).
+
+        On DuckDB it is the warehouse table; on Spark it is read by Spark from the files
+        the stage wrote (:func:`portrait.spark.output`), so a stage on Spark reads the
+        previous stages' outputs without the warehouse or the driver in between.
+        """
+        if Engine.parse(engine, self.config.engine.backend) is Engine.DUCKDB:
+            return self.table(name)
+        from portrait import spark
+
+        return spark.output(self, name)
+
+    def drop(self, name: str) -> None:
+        """Drop ``name`` from the warehouse, whether a table or a view (over Spark's files)."""
+        kinds = self.con.raw_sql(
+            "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = $1 AND NOT internal "
+            "AND database_name = current_database() UNION ALL SELECT 'TABLE' "
+            "FROM duckdb_tables() WHERE table_name = $1 AND database_name = current_database()",
+            parameters=[name],
+        ).fetchall()
+        for (kind,) in kinds:
+            self.con.raw_sql(f'DROP {kind} IF EXISTS "{name}"')
 
     def data_version(self) -> str:
         """Changes whenever an ingest wrote to the warehouse: what built tables, exports and

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from portrait.audiences.definition import built_as_of, compile_definition, from_json
+from portrait.engine import Engine
 from portrait.errors import ConfigError, NotFoundError
 from portrait.facts import Fact
 from portrait.labels import Label
@@ -233,7 +234,11 @@ def delete_audience(ws: Workspace, name: str) -> None:
 
 
 def record_sizes(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
-    """The ``audiences`` stage: one size row per saved audience for this build."""
+    """The ``audiences`` stage: one size row per saved audience for this build.
+
+    On Spark each audience is counted by Spark (:func:`portrait.spark.rebind`); its
+    definition's shop-wide statistics (a percentile it names) are one row the warehouse
+    computes over the same files when it is compiled."""
     _ensure(ws)
     names = ws.table("audiences").name.to_pyarrow().to_pylist()
     now = datetime.now()
@@ -241,13 +246,27 @@ def record_sizes(ws: Workspace, as_of: date, params: StageParams) -> StageResult
     failed = []
     for name in names:
         try:
-            rows.append({"name": name, "as_of": as_of,
-                         "customers": preview(ws, _row(ws, name)["definition"]).customers,
+            definition = _row(ws, name)["definition"]
+            if params.engine is Engine.SPARK:
+                customers = _count_on_spark(ws, definition)
+            else:
+                customers = preview(ws, definition).customers
+            rows.append({"name": name, "as_of": as_of, "customers": customers,
                          "recorded_at": now})  # fmt: skip
         except ConfigError:
             failed.append(name)
     ws.append("audience_sizes", rows)
     return StageResult(rows=len(rows), chosen={"audiences": len(rows), "not_compiled": failed})
+
+
+def _count_on_spark(ws: Workspace, definition: str) -> int:
+    """The members of a definition, counted by Spark."""
+    from portrait import spark
+
+    compiled = compile_definition(ws, _text(definition))
+    count = compiled.base.aggregate(customers=compiled.condition.fill_null(False).sum())
+    row = spark.rebind(ws, count).to_pyarrow().to_pylist()[0]
+    return int(row["customers"] or 0)
 
 
 STAGE = Stage(

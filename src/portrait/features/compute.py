@@ -163,10 +163,8 @@ def build_features(ws: Workspace, as_of: date, params: StageParams) -> StageResu
     """The features stage: every feature into ``features``, the empty ones into
     ``feature_gaps`` with what the data lacks."""
     fs = compute_features(ws, as_of, engine=params.engine)
-    if fs.as_of.engine is Engine.DUCKDB:
-        ws.replace_table("features", fs.table)
-    else:
-        ws.replace_table("features", fs.table.to_pyarrow())
+    # on Spark, Spark writes it (the warehouse gets a view): no customer passes the driver
+    ws.replace_table("features", fs.table)
     gaps = [
         {"feature": name, "need": need, "reason": label("missing_data", need).en}  # type: ignore[union-attr]
         for name, need in fs.missing.items()
@@ -175,7 +173,7 @@ def build_features(ws: Workspace, as_of: date, params: StageParams) -> StageResu
         "feature_gaps", pa.Table.from_pylist(gaps, schema=OUTPUTS["feature_gaps"].arrow_schema())
     )
     notes = [Note.of("empty_features", count=len(gaps))] if gaps else []
-    notes += _one_order_ids(ws) + _amounts_against_lines(ws)
+    notes += _one_order_ids(ws, fs.as_of.engine) + _amounts_against_lines(ws)
     return StageResult(rows=ws.count("features"), notes=notes,
                        chosen={"purchases_from": fs.purchases_from})  # fmt: skip
 
@@ -184,10 +182,10 @@ def build_features(ws: Workspace, as_of: date, params: StageParams) -> StageResu
 ONE_ORDER_SHARE = 0.95
 
 
-def _one_order_ids(ws: Workspace) -> list[Note]:
+def _one_order_ids(ws: Workspace, engine: Engine = Engine.DUCKDB) -> list[Note]:
     """A note when nearly every buyer has exactly one order and no identity map links ids:
     the ids are probably per-order customer ids (marketplace exports), not people."""
-    f = ws.table("features")
+    f = ws.output("features", engine)
     row = f.aggregate(
         buyers=(f.frequency > 0).sum(), once=(f.frequency == 1).sum()
     ).to_pyarrow().to_pylist()[0]  # fmt: skip

@@ -2,10 +2,10 @@
 
 A factor model scores item *i* for customer *u* as ``u . v_i``. Scaling ``u`` changes none of
 its ranking, so customers whose vectors point the same way rank the catalogue alike. Their
-directions are grouped by spherical k-means (fitted on a sample of customers), and each group
-keeps the ``per_group`` items its centre ranks highest (the index is fitted once per model,
-:meth:`portrait.recommend._base.FactorRecommender.prepare_search`). A customer's candidates are the lists
-of the ``probes`` groups nearest their direction; those are scored exactly, what the customer
+directions are grouped by spherical k-means (fitted on a sample of customers, once per model:
+:meth:`portrait.recommend._base.FactorRecommender.prepare_search`), and each group keeps the
+``per_group`` items its centre ranks highest. A customer's candidates are the lists of the
+``probes`` groups nearest their direction; those are scored exactly, what the customer
 already has and the blocked items are masked, and the ``n`` best are kept. This is the
 multi-probe inverted file of approximate nearest-neighbour search (Jégou, Douze and Schmid
 2011, "Product quantization for nearest neighbor search", *IEEE TPAMI* 33(1), section 4),

@@ -360,8 +360,14 @@ _SCHEMA = OUTPUTS["recommendations"].arrow_schema()
 
 
 def run_stage(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
-    """The recommend stage of the build."""
-    result = build_recommendations(ws, as_of, engine=params.engine)
+    """The recommend stage of the build (on Spark:
+    :func:`portrait.recommend.on_spark.build_recommendations_on_spark`)."""
+    if params.engine is Engine.SPARK:
+        from portrait.recommend.on_spark import build_recommendations_on_spark
+
+        result = build_recommendations_on_spark(ws, as_of)
+    else:
+        result = build_recommendations(ws, as_of, engine=params.engine)
     return StageResult(rows=result.customers, notes=result.notes,
                        chosen={"model": result.model, "sources": result.sources})  # fmt: skip
 

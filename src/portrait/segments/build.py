@@ -16,11 +16,12 @@ import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from portrait.engine import Engine
 from portrait.facts import Fact, Note
 from portrait.features import FEATURES, feature_gaps
 from portrait.labels import Label, label
 from portrait.schema import OUTPUTS
-from portrait.segments.clusters import CANDIDATES, cluster_customers
+from portrait.segments.clusters import CANDIDATES, Clustering, cluster_customers
 from portrait.segments.lifecycle import lifecycle_stage
 from portrait.segments.rfm import rfm_scores
 from portrait.stages import Stage, StageParams, StageResult
@@ -30,7 +31,12 @@ if TYPE_CHECKING:
 
 
 def build_segments(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
-    """RFM, lifecycle and clusters of every customer of ``features``, into the warehouse."""
+    """RFM, lifecycle and clusters of every customer of ``features``, into the warehouse
+    (on Spark: :func:`portrait.segments.on_spark.build_segments_on_spark`)."""
+    if params.engine is Engine.SPARK:
+        from portrait.segments.on_spark import build_segments_on_spark
+
+        return build_segments_on_spark(ws, as_of, params)
     cfg = ws.config.segments
     features = ws.table("features")
     has_money = "monetary" not in feature_gaps(ws)
@@ -57,7 +63,14 @@ def build_segments(ws: Workspace, as_of: date, params: StageParams) -> StageResu
         ws.replace_table("segments", joined.select(*OUTPUTS["segments"].names))
     finally:
         ws.con.raw_sql('DROP TABLE IF EXISTS "_clusters"')
-    profiles = pa.Table.from_pylist(
+    ws.replace_table("cluster_profiles", profiles_table(clustering))
+    notes = [] if clustering.k > 1 else [Note.of("one_cluster", customers=table.num_rows)]
+    return StageResult(rows=ws.count("segments"), notes=notes, chosen={"clusters": clustering.k})
+
+
+def profiles_table(clustering: Clustering) -> pa.Table:
+    """The ``cluster_profiles`` rows of a clustering."""
+    return pa.Table.from_pylist(
         [
             {
                 "cluster": p.cluster, "name": p.name, "name_zh": p.name_zh, "size": p.size,
@@ -69,9 +82,6 @@ def build_segments(ws: Workspace, as_of: date, params: StageParams) -> StageResu
         ],
         schema=OUTPUTS["cluster_profiles"].arrow_schema(),
     )  # fmt: skip
-    ws.replace_table("cluster_profiles", profiles)
-    notes = [] if clustering.k > 1 else [Note.of("one_cluster", customers=table.num_rows)]
-    return StageResult(rows=ws.count("segments"), notes=notes, chosen={"clusters": clustering.k})
 
 
 STAGE = Stage(

@@ -97,11 +97,14 @@ def tag_expressions(
 
 def build_tags(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
     """The tags stage: every tag from ``features`` (and ``segments``, ``value``,
-    ``user_text``) into ``tags``; a tag whose features the shop's data lacks is null."""
-    features = ws.table("features")
+    ``user_text``) into ``tags``; a tag whose features the shop's data lacks is null.
+
+    It runs on the build's engine: on Spark the tables are read and ``tags`` written by
+    Spark, and only the statistics' one row comes to the driver."""
+    features = ws.output("features", params.engine)
     for name in ("segments", "value", "user_text"):
         if ws.has_table(name):
-            other = ws.table(name)
+            other = ws.output(name, params.engine)
             if name == "user_text":  # only its marks: "reviews" is no tag
                 other = other.select("user_id", *TEXT_CONCERNS)
             features = features.left_join(other, "user_id").drop("user_id_right")
@@ -109,7 +112,7 @@ def build_tags(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
     stats = _statistics(features, tags)
     exprs = tag_expressions(features, tags, stats, set(feature_gaps(ws)))
     ws.replace_table("tags", features.select("user_id", **exprs))
-    notes = rules_true_at_minimum(features, ws.table("tags"), tags, stats)
+    notes = rules_true_at_minimum(features, ws.output("tags", params.engine), tags, stats)
     return StageResult(rows=ws.count("tags"), notes=notes)
 
 

@@ -34,7 +34,7 @@ from portrait.schema import OUTPUTS
 from portrait.stages import Stage, StageParams, StageResult
 from portrait.text.aspects import ASPECTS, aspect_arrow
 from portrait.text.portraits import item_text_table, user_text_table
-from portrait.text.sentiment import band, default_model, shop_model
+from portrait.text.sentiment import SentimentModel, band, default_model, shop_model
 from portrait.text.vectors import text_vectors
 
 if TYPE_CHECKING:
@@ -47,9 +47,11 @@ __all__ = [
     "ReviewSummary",
     "SentimentShare",
     "build_text",
+    "choose_sentiment_model",
     "detect_languages",
     "review_summary",
     "score_reviews",
+    "sentiment_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,10 +77,20 @@ def detect_languages(texts: pa.Array, given: pa.Array | None = None) -> pa.Array
 def score_reviews(reviews: pa.Table) -> tuple[pa.Table, dict[str, Any], list[Note]]:
     """Score an Arrow table of reviews (``review_id``, ``user_id``, ``item_id``, ``text``,
     ``lang``, ``rating``, ``ts``): the ``review_sentiment`` rows, what was chosen, notes."""
+    model, which, chosen, notes = choose_sentiment_model(reviews)
+    return sentiment_rows(reviews, model, which), chosen | {"model": which}, notes
+
+
+def choose_sentiment_model(
+    reviews: pa.Table,
+) -> tuple[SentimentModel, str, dict[str, Any], list[Note]]:
+    """The default model, or the shop's own trained on these reviews' ratings if it
+    validates better (:func:`shop_model`): (model, ``default``/``shop``, what was measured,
+    notes). On Spark the reviews given are the rated ones, the latest first if there are
+    more than it collects."""
     text_col = pc.fill_null(pc.utf8_trim_whitespace(reviews["text"].combine_chunks()), "")
     langs = detect_languages(text_col, reviews["lang"].combine_chunks())
     texts: list[str] = text_col.to_pylist()
-    lang_list = langs.to_pylist()
     default = default_model()
     model, which = default, "default"
     chosen: dict[str, Any] = {}
@@ -87,17 +99,28 @@ def score_reviews(reviews: pa.Table) -> tuple[pa.Table, dict[str, Any], list[Not
         ratings = pc.fill_null(reviews["rating"].combine_chunks(), 0).to_numpy(zero_copy_only=False)
         ratings = np.where(np.asarray(texts, dtype=object) == "", 0, ratings)
         order = pc.fill_null(pc.cast(reviews["ts"], pa.int64()), 0).to_numpy(zero_copy_only=False)
-        own, chosen = shop_model(texts, ratings.tolist(), lang_list, order.tolist(), default)
+        own, chosen = shop_model(texts, ratings.tolist(), langs.to_pylist(), order.tolist(),
+                                 default)  # fmt: skip
         if own is not None:
             model, which = own, "shop"
             notes.append(Note.of("shop_sentiment_model", **chosen))
+    return model, which, chosen, notes
+
+
+def sentiment_rows(reviews: pa.Table, model: SentimentModel, which: str) -> pa.Table:
+    """The ``review_sentiment`` rows of reviews scored by ``model`` (named ``which``); a
+    review without text has no score."""
+    text_col = pc.fill_null(pc.utf8_trim_whitespace(reviews["text"].combine_chunks()), "")
+    langs = detect_languages(text_col, reviews["lang"].combine_chunks())
+    texts: list[str] = text_col.to_pylist()
+    lang_list = langs.to_pylist()
     has_text = pc.not_equal(text_col, "").to_numpy(zero_copy_only=False)
     scores = np.full(len(texts), np.nan)
     if has_text.any():
         idx = np.flatnonzero(has_text)
         scores[idx] = model.predict_proba([texts[i] for i in idx], [lang_list[i] for i in idx])
     mask = ~has_text
-    out = pa.table(
+    return pa.table(
         {
             "review_id": reviews["review_id"],
             "user_id": reviews["user_id"],
@@ -108,11 +131,15 @@ def score_reviews(reviews: pa.Table) -> tuple[pa.Table, dict[str, Any], list[Not
             "model": pa.array(np.full(len(texts), which), mask=mask, type=pa.string()),
         }
     )
-    return out, chosen | {"model": which}, notes
 
 
 def build_text(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
-    """The text stage: ``review_sentiment`` from ``reviews``, one row per review."""
+    """The text stage: ``review_sentiment`` from ``reviews``, one row per review (on Spark:
+    :func:`portrait.text.on_spark.build_text_on_spark`)."""
+    if params.engine is Engine.SPARK:
+        from portrait.text.on_spark import build_text_on_spark
+
+        return build_text_on_spark(ws, as_of)
     tables = history.tables(ws.con)
     ctx = AsOf(as_of, ws.config.shop.timezone, engine=Engine.of(ws.con))
     r = tables["reviews"]

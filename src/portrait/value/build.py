@@ -323,8 +323,14 @@ def load_models(ws: Workspace) -> SavedModels:
 
 
 def run_stage(ws: Workspace, as_of: date, params: StageParams) -> StageResult:
-    """The value stage of the build: :func:`build_value` with the build's engine."""
-    result = build_value(ws, as_of, engine=params.engine)
+    """The value stage of the build: :func:`build_value` with the build's engine (on Spark,
+    :func:`portrait.value.on_spark.build_value_on_spark`)."""
+    if params.engine is Engine.SPARK:
+        from portrait.value.on_spark import build_value_on_spark
+
+        result = build_value_on_spark(ws, as_of)
+    else:
+        result = build_value(ws, as_of, engine=params.engine)
     chosen: dict[str, Any] = {}
     if result.purchase_model is not None:
         chosen["purchase_model"] = result.purchase_model.kind
