@@ -251,3 +251,21 @@ def test_no_stage_collects_more_than_a_bounded_sample(built):
         f"{len(collects)} collects, the largest {largest} rows (bound {bound}, "
         f"{summary.num_rows} buyers, {CUSTOMERS} customers)"
     )
+
+
+def test_forgetting_a_customer_rewrites_sparks_tables(built):
+    """Last: it changes the Spark-built workspace. The warehouse's views over Spark's files
+    cannot be deleted from; forgetting rewrites the files, and drops Spark's copies of the
+    canonical tables (made again from the warehouse when Spark next runs)."""
+    from portrait.privacy import forget_customer
+
+    _, on_spark, *_ = built
+    recs = on_spark.table("recommendations")
+    uid = recs.filter(recs.source == "model").user_id.to_pyarrow()[0].as_py()
+    report = forget_customer(on_spark, uid, requested_by="test")
+    assert {"recommendations", "features", "value"} <= {t.table for t in report.tables}
+    for name in on_spark.con.list_tables():
+        t = on_spark.table(name)
+        if "user_id" in t.columns:
+            assert t.filter(t.user_id == uid).count().execute() == 0, name
+    assert not list((on_spark.artifacts / "spark").glob("*.parquet"))

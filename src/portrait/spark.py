@@ -301,8 +301,9 @@ def spark_outputs(ws: Workspace) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def forget_rows(ws: Workspace, ids: list[str]) -> dict[str, int]:
-    """Rewrite every Spark-held output without the rows of ``ids`` (``user_id``); the rows
+def forget_rows(ws: Workspace, keys: dict[str, list[str]]) -> dict[str, int]:
+    """Rewrite every Spark-held output without the rows whose ``user_id``, ``order_id`` or
+    ``review_id`` (the columns ``keys`` names) is one of the forgotten values; the rows
     removed from each. The warehouse's views over them cannot be deleted from, so
     forgetting a customer (:mod:`portrait.privacy`) rewrites the files instead."""
     from pyspark.sql import functions as F
@@ -310,10 +311,27 @@ def forget_rows(ws: Workspace, ids: list[str]) -> dict[str, int]:
     removed: dict[str, int] = {}
     for name in spark_outputs(ws):
         df = spark_session(ws).read.parquet(str(table_dir(ws, name)))
-        if "user_id" not in df.columns:
+        hit = None
+        for column, values in keys.items():
+            if column in df.columns and values:
+                match = F.col(column).isin(values)
+                hit = match if hit is None else hit | match
+        if hit is None:
             continue
-        n = df.filter(F.col("user_id").isin(ids)).count()
+        n = df.filter(hit).count()
         if n:
-            write_table(ws, name, df.filter(~F.col("user_id").isin(ids)))
+            write_table(ws, name, df.filter(~hit))
             removed[name] = n
     return removed
+
+
+def discard_exports(ws: Workspace) -> int:
+    """Delete the canonical tables' Parquet copies made for Spark (:func:`export_tables`
+    makes them again from the warehouse when Spark next needs them); how many files."""
+    folder = ws.artifacts / "spark"
+    gone = 0
+    for path in (*folder.glob("*.parquet"), folder / "exported.json"):
+        if path.is_file():
+            path.unlink()
+            gone += 1
+    return gone

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from portrait import spark
 from portrait.facts import Fact
 from portrait.history import person_of
 from portrait.serving import ServingPaths
@@ -94,7 +95,8 @@ def forget_customer(ws: Workspace, user_id: str, *, requested_by: str) -> Forget
                               'list_contains($ids, "user_id")', ids)
             for key, table in (("order_id", "orders"), ("review_id", "reviews"))
         }  # fmt: skip
-        for table in sorted(ws.con.list_tables()):
+        held_by_spark = set(spark.spark_outputs(ws))  # views over Spark's files: below
+        for table in sorted(set(ws.con.list_tables()) - held_by_spark):
             columns = set(ws.table(table).columns)
             values: str | list[str]
             if table == "identities":
@@ -118,8 +120,13 @@ def forget_customer(ws: Workspace, user_id: str, *, requested_by: str) -> Forget
     except BaseException:
         raw.execute("ROLLBACK")
         raise
+    if held_by_spark:  # a workspace built on Spark: its outputs are files Spark rewrites
+        spark_keys = {"user_id": ids, **keys}
+        removed += [TableRemoval(table=t, rows=n)
+                    for t, n in spark.forget_rows(ws, spark_keys).items()]  # fmt: skip
+    exports = spark.discard_exports(ws)  # Spark's copies of the canonical tables
     cache = _forget_cache(ws.artifacts / "llm", ids)
-    exports = _forget_exports(ws, ids)
+    exports += _forget_exports(ws, ids)
     events = sum(_rewrite_parquet(path, ids, drop_empty=True)
                  for path in ServingPaths(ws.path).event_files())  # fmt: skip
     report = ForgetReport(

@@ -30,7 +30,7 @@ from portrait.recommend._base import top_n
 #: groups of customer directions, items kept per group, groups searched per customer
 GROUPS, PER_GROUP, PROBES = 256, 500, 3
 #: customers the groups are fitted on (k-means on more adds time, not quality)
-_FIT_SAMPLE = 100_000
+FIT_SAMPLE = 100_000
 #: customers scored at once (bounds the memory of the probe and candidate arrays)
 _BATCH = 100_000
 
@@ -55,7 +55,7 @@ def build_index(
     per_group = PER_GROUP if per_group is None else per_group
     unit = _unit(user_vectors)
     rng = np.random.default_rng(seed)
-    sample = unit[rng.choice(len(unit), min(len(unit), _FIT_SAMPLE), replace=False)]
+    sample = unit[rng.choice(len(unit), min(len(unit), FIT_SAMPLE), replace=False)]
     groups = max(1, min(groups, len(sample) // 4))
     km = MiniBatchKMeans(groups, random_state=seed, n_init=1, batch_size=4096, max_iter=50)
     centres = _unit(km.fit(sample).cluster_centers_.astype(np.float32))

@@ -44,6 +44,19 @@ def interaction_log(
     Columns: ``user_id``, ``item_id``, ``ts`` (UTC), ``kind`` (buy, cart, fav, view, review),
     ``weight`` and ``rating`` (reviews only). Kinds whose weight is 0 are left out.
     """
+    expr = interaction_table(ws, as_of, weights=weights, engine=engine)
+    return _EMPTY.empty_table() if expr is None else expr.to_pyarrow().cast(_EMPTY)
+
+
+def interaction_table(
+    ws: Workspace,
+    as_of: str | date | None = None,
+    *,
+    weights: dict[str, float] | None = None,
+    engine: str | Engine | None = None,
+) -> ir.Table | None:
+    """:func:`interaction_log` as a query on the engine, not yet run (None when no kind of
+    interaction has a positive weight): Spark keeps it on the cluster."""
     from portrait.asof import parse_as_of
 
     w = {**WEIGHTS, **(weights or {})}
@@ -57,8 +70,8 @@ def interaction_log(
         if w.get(kind, 0) <= 0:
             return
         parts.append(t.select(
-            user_id=t.user_id, item_id=t.item_id, ts=t.ts, kind=ibis.literal(kind),
-            weight=ibis.literal(float(w[kind])),
+            user_id=t.user_id.cast(dt.string), item_id=t.item_id.cast(dt.string), ts=t.ts,
+            kind=ibis.literal(kind), weight=ibis.literal(float(w[kind])),
             rating=ibis.null(dt.float64) if rating is None else rating.cast(dt.float64),
         ))  # fmt: skip
 
@@ -71,9 +84,8 @@ def interaction_log(
     r = r.filter(r.item_id.notnull())
     part(r, "review", r.rating)
     if not parts:
-        return _EMPTY.empty_table()
-    log = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    return log.to_pyarrow().cast(_EMPTY)
+        return None
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
 _EMPTY = pa.schema(

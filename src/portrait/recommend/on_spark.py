@@ -16,7 +16,7 @@ Every other model is fitted on the driver, which needs the interactions there: o
 The lists are then made in ``mapInArrow`` (:func:`portrait.spark.map_arrow`), a batch of
 customers at a time, with the model broadcast: the model's own batch ``recommend`` (top-N
 minus what the customer bought, products that are not merchandise or out of stock), each
-item's reason and the customer's item behind it (:func:`portrait.recommend.serve._anchors`,
+item's reason and the customer's item behind it (:func:`portrait.recommend.serve.model_lists`,
 as on DuckDB), a new product in the last place of a list it resembles, and lists the
 model could not fill topped up from the customer's cluster or the shop's recent best
 sellers. Customers without a history get their cluster's or the shop's list, joined on
@@ -33,35 +33,32 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-import ibis
-import ibis.expr.datatypes as dt
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from portrait import history, spark
-from portrait.asof import AsOf, utc_of_local_midnight
+from portrait import spark
+from portrait.asof import utc_of_local_midnight
 from portrait.engine import Engine
 from portrait.errors import ConfigError
 from portrait.facts import Note
+from portrait.recommend import candidates
 from portrait.recommend._base import Recommender
 from portrait.recommend.als import ALS
-from portrait.recommend.interactions import WEIGHTS
+from portrait.recommend.interactions import interaction_table
 from portrait.recommend.models import make_model
 from portrait.recommend.serve import (
     _RECENT_DAYS,
     _SCHEMA,
     RecommendResult,
-    _anchors,
     _blocked,
     _fallback_lists,
     _new_items,
-    _top_up,
+    model_lists,
 )
 
 if TYPE_CHECKING:
-    import ibis.expr.types as ir
 
     from portrait.workspace import Workspace
 
@@ -73,37 +70,6 @@ MAX_DRIVER_INTERACTIONS = 5_000_000
 _BUCKETS = 64
 _DDL = ("user_id string, rank long, item_id string, score double, reason string, "
         "anchor_item_id string, source string")  # fmt: skip
-
-
-def interaction_expr(ws: Workspace, as_of: date, weights: dict[str, float]) -> ir.Table | None:
-    """:func:`portrait.recommend.interaction_log` as a Spark query instead of an Arrow
-    table (None without any interaction kind of positive weight)."""
-    w = {**WEIGHTS, **weights}
-    con = ws.engine(Engine.SPARK)
-    ctx = AsOf(as_of, ws.config.shop.timezone, engine=Engine.SPARK)
-    tables = history.tables(con)
-    counts = history.probe(tables)
-    parts = []
-
-    def part(t: ir.Table, kind: str, rating: Any = None) -> None:
-        if w.get(kind, 0) <= 0:
-            return
-        parts.append(t.select(
-            user_id=t.user_id.cast(dt.string), item_id=t.item_id.cast(dt.string), ts=t.ts,
-            kind=ibis.literal(kind), weight=ibis.literal(float(w[kind])),
-            rating=ibis.null(dt.float64) if rating is None else rating.cast(dt.float64),
-        ))  # fmt: skip
-
-    lines = history.lines(tables, ctx, counts)
-    part(lines.filter(lines.item_id.notnull()), "buy")
-    e = history.events(tables, ctx)
-    for kind in ("view", "fav", "cart"):
-        part(e.filter(e.event_type == kind, e.user_id.notnull(), e.item_id.notnull()), kind)
-    r = history.reviews(tables, ctx)
-    part(r.filter(r.item_id.notnull()), "review", r.rating)
-    if not parts:
-        return None
-    return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
 def _rows(batch: pa.Table, items: str, values: str | None, width: int) -> sp.csr_matrix:
@@ -155,62 +121,11 @@ class Lists:
         model, userids = self._model_for(batch)
         ids, scores = model.recommend(userids, matrix, N=n, filter_items=self.blocked,
                                       exclude=exclude)  # fmt: skip
-        ids = np.where(np.isfinite(scores), ids, -1)
-        anchor = _anchors(model, matrix, ids, self.blocked)
-        fresh_of, fresh_sim, fresh_ids = self.fresh_of, self.fresh_sim, self.fresh_ids
-        tied = np.where(ids >= 0, fresh_of[np.maximum(ids, 0)], -1)
-        filled = (ids >= 0).sum(axis=1)
-        has_new = (tied >= 0).any(axis=1) & (filled > 0)
-        first = (tied >= 0).argmax(axis=1)
-        slot = np.minimum(filled, n - 1)
-        rows_u, rows_r = np.nonzero(ids >= 0)
-        item, anc = ids[rows_u, rows_r], anchor[rows_u, rows_r]
-        has_anchor = anc >= 0
-        bought_anchor = np.zeros(len(anc), dtype=bool)
-        bought_anchor[has_anchor] = (
-            np.asarray(exclude[rows_u[has_anchor], anc[has_anchor]]).ravel() != 0
-        )
-        reason = pc.if_else(
-            pa.array(bought_anchor), "bought_similar",
-            pc.if_else(pa.array(has_anchor), "viewed_similar", "similar_customers"),
-        )  # fmt: skip
-        anchor_id = pc.if_else(
-            pa.array(has_anchor), pc.take(pa.array(items), pa.array(np.where(has_anchor, anc, 0))),
-            pa.scalar(None, pa.string()),
-        )  # fmt: skip
-        model_part = pa.table({
-            "user_id": pa.array(users[rows_u], pa.string()),
-            "rank": pa.array(rows_r + 1, pa.int64()),
-            "item_id": pc.take(pa.array(items), pa.array(item)),
-            "score": pa.array(scores[rows_u, rows_r], pa.float64()),
-            "reason": reason, "anchor_item_id": anchor_id,
-            "source": pa.array(np.full(len(item), "model", dtype=object), pa.string()),
-        })  # fmt: skip
-        new_u = np.flatnonzero(has_new)
-        replaced = np.isin(rows_u * n + rows_r, new_u * n + slot[new_u])
-        model_part = model_part.filter(pa.array(~replaced))
-        resembles = ids[new_u, first[new_u]]
-        new_part = pa.table({
-            "user_id": pa.array(users[new_u], pa.string()),
-            "rank": pa.array(slot[new_u] + 1, pa.int64()),
-            "item_id": pc.take(pa.array(fresh_ids, pa.string()), pa.array(fresh_of[resembles])),
-            "score": pa.array(fresh_sim[resembles], pa.float64()),
-            "reason": pa.array(np.full(len(new_u), "new_similar", dtype=object), pa.string()),
-            "anchor_item_id": pc.take(pa.array(items), pa.array(resembles)),
-            "source": pa.array(np.full(len(new_u), "new_item", dtype=object), pa.string()),
-        })  # fmt: skip
-        # lists the model could not fill: topped up from the cluster or the recent sellers
         clusters = batch.column("cluster").to_pylist()
-        rows: dict[str, list[Any]] = {k: [] for k in _SCHEMA.names}
-        length = np.maximum(filled, np.where(has_new, slot + 1, 0))
-        for u in np.flatnonzero(length < n):
-            have = set(ids[u][ids[u] >= 0].tolist()) | set(exclude[u].indices.tolist())
-            cluster = None if clusters[u] is None else (int(clusters[u]), "", "")
-            _top_up(rows, users[u], int(length[u]), n, have, cluster, self.cluster_pop,
-                    self.recent_pop, items, source="model" if filled[u] else "")  # fmt: skip
-        return pa.concat_tables([model_part, new_part, pa.table(rows, schema=_SCHEMA)]).cast(
-            _SCHEMA
-        )
+        fresh = (self.fresh_of, self.fresh_sim, self.fresh_ids)
+        listed, _ = model_lists(model, matrix, exclude, ids, scores, self.blocked, users, items,
+                                fresh, clusters, self.cluster_pop, self.recent_pop, n)  # fmt: skip
+        return cast(pa.Table, listed.table)
 
     def fallback(self, batch: pa.Table) -> pa.Table:
         """The lists of a batch of customers without a history: their cluster's best
@@ -273,7 +188,8 @@ def build_recommendations_on_spark(ws: Workspace, as_of: date) -> RecommendResul
     cutoff = utc_of_local_midnight(as_of, ws.config.shop.timezone)
     known = spark.dataframe(ws.output("features", Engine.SPARK).select("user_id"))
     result = RecommendResult(customers=ws.count("features"), model=cfg.model, items=0)
-    expr = interaction_expr(ws, as_of, cast(dict[str, float], cfg.weights))
+    expr = interaction_table(ws, as_of, weights=cast(dict[str, float], cfg.weights),
+                             engine=Engine.SPARK)  # fmt: skip
     with ExitStack() as stack:
         events = (
             None if expr is None else stack.enter_context(spark.scratch(ws, expr, "interactions"))
@@ -352,6 +268,15 @@ def _fitted(
     als.popularity_ = _popularity(pairs, len(item_ids))
     # made once here, so the broadcast model carries its unit item vectors
     als.item_affinity(np.zeros(1, np.int64), np.zeros(1, np.int64))
+    if als.searches_candidates():
+        # a wide catalogue: the candidate index is fitted here, once, on a bounded sample of
+        # the customers' factors, and travels with the broadcast model
+        customers = numbered.count()
+        share = min(1.0, candidates.FIT_SAMPLE / max(customers, 1))
+        sample = factors.sample(fraction=share, seed=als.seed).limit(candidates.FIT_SAMPLE)
+        flat = sample.select("factors").toArrow().column("factors").combine_chunks().flatten()
+        vectors = flat.to_numpy(zero_copy_only=False).astype(np.float32)
+        als.prepare_search(vectors.reshape(-1, als.factors))
     return als, numbered.join(factors, "u")
 
 

@@ -137,11 +137,58 @@ def build_recommendations(
     ids, scores = model.recommend(
         users, data.matrix, N=n, filter_items=blocked, exclude=exclude, batch_size=batch
     )
+    fresh = _new_items(ws, data.items)
+    clusters = _clusters(ws)
+    cluster_pop = _cluster_popularity(data, clusters, blocked)
+    recent_pop = _recent_popularity(events, data, cutoff, blocked)
+    cluster_of = [clusters.get(u, (None,))[0] for u in data.users]
+    listed, filled = model_lists(
+        model, data.matrix, exclude, ids, scores, blocked, data.users, data.items, fresh,
+        cluster_of, cluster_pop, recent_pop, n,
+    )  # fmt: skip
+    counts = {"model": int((filled > 0).sum()), "segment": 0, "popular": 0}
+    for label in ("segment", "popular"):  # whose list is their segment's or the shop's
+        counts[label] = int(((filled == 0) & (listed.sources == label)).sum())
+    seen = set(data.users.tolist())
+    prospects = [u for u in known.to_pylist() if u not in seen]
+    fallback, served = _fallback_lists(prospects, n, clusters, cluster_pop, recent_pop,
+                                       data.items)  # fmt: skip
+    for label, m in served.items():
+        counts[label] += m
+    table = pa.concat_tables([listed.table, *fallback]).cast(_SCHEMA)
+    ws.replace_table("recommendations", table)
+    result.customers = len(seen) + len(prospects)
+    result.sources = counts
+    return result
+
+
+@dataclass
+class Listed:
+    """The rows of a batch of customers' lists, and where each customer's list came from
+    when the model gave them nothing (their segment's or the shop's best sellers)."""
+
+    table: pa.Table
+    sources: np.ndarray
+
+
+def model_lists(
+    model: Any, matrix: sp.csr_matrix, exclude: sp.csr_matrix, ids: np.ndarray,
+    scores: np.ndarray, blocked: np.ndarray, users: np.ndarray, items: np.ndarray,
+    fresh: tuple[np.ndarray, np.ndarray, np.ndarray], cluster_of: list[Any],
+    cluster_pop: dict[int, np.ndarray], recent_pop: np.ndarray, n: int,
+) -> tuple[Listed, np.ndarray]:  # fmt: skip
+    """The ``recommendations`` rows of customers with a history, from the model's top-N
+    (``ids``, ``scores``; one row per customer of ``users``): each item's reason and the
+    customer's item behind it, a new product in the last place of a list that recommends a
+    product it resembles, and lists the model could not fill topped up from the customer's
+    cluster (``cluster_of``) or the shop's recent best sellers. The one way lists are made,
+    on this machine and on Spark's executors. Returns the rows and, per customer, how many
+    items the model filled."""
     ids = np.where(np.isfinite(scores), ids, -1)
-    anchor = _anchors(model, data.matrix, ids, blocked)
+    anchor = _anchors(model, matrix, ids, blocked)
     # new products nobody has bought yet take the last place of a list that recommends a
     # product they resemble
-    fresh_of, fresh_sim, fresh_ids = _new_items(ws, data.items)
+    fresh_of, fresh_sim, fresh_ids = fresh
     tied = np.where(ids >= 0, fresh_of[np.maximum(ids, 0)], -1)
     filled = (ids >= 0).sum(axis=1)
     has_new = (tied >= 0).any(axis=1) & (filled > 0)
@@ -160,13 +207,14 @@ def build_recommendations(
         pc.if_else(pa.array(has_anchor), "viewed_similar", "similar_customers"),
     )  # fmt: skip
     anchor_id = pc.if_else(
-        pa.array(has_anchor), pc.take(pa.array(data.items), pa.array(np.where(has_anchor, anc, 0))),
+        pa.array(has_anchor), pc.take(pa.array(items), pa.array(np.where(has_anchor, anc, 0))),
         pa.scalar(None, pa.string()),
     )  # fmt: skip
+    user_ids = pa.array(np.asarray(users, dtype=object), pa.string())
     model_part = pa.table({
-        "user_id": pc.take(pa.array(data.users), pa.array(rows_u)),
+        "user_id": pc.take(user_ids, pa.array(rows_u)),
         "rank": pa.array(rows_r + 1, pa.int64()),
-        "item_id": pc.take(pa.array(data.items), pa.array(item)),
+        "item_id": pc.take(pa.array(items), pa.array(item)),
         "score": pa.array(scores[rows_u, rows_r], pa.float64()),
         "reason": reason,
         "anchor_item_id": anchor_id,
@@ -178,16 +226,34 @@ def build_recommendations(
     model_part = model_part.filter(pa.array(~replaced))
     resembles = ids[new_u, first[new_u]]
     new_part = pa.table({
-        "user_id": pc.take(pa.array(data.users), pa.array(new_u)),
+        "user_id": pc.take(user_ids, pa.array(new_u)),
         "rank": pa.array(slot[new_u] + 1, pa.int64()),
         "item_id": pc.take(pa.array(fresh_ids, pa.string()),
                            pa.array(fresh_of[resembles])),
         "score": pa.array(fresh_sim[resembles], pa.float64()),
         "reason": pa.array(np.full(len(new_u), "new_similar", dtype=object), pa.string()),
-        "anchor_item_id": pc.take(pa.array(data.items), pa.array(resembles)),
+        "anchor_item_id": pc.take(pa.array(items), pa.array(resembles)),
         "source": pa.array(np.full(len(new_u), "new_item", dtype=object), pa.string()),
     })  # fmt: skip
-    # short lists (everything else filtered out) and customers without a history
+    # short lists (everything else filtered out) topped up
+    rows: dict[str, list[Any]] = {k: [] for k in _SCHEMA.names}
+    length = np.maximum(filled, np.where(has_new, slot + 1, 0))
+    sources = np.full(len(ids), "model", dtype=object)
+    for u in np.flatnonzero(length < n):
+        have = set(ids[u][ids[u] >= 0].tolist()) | set(exclude[u].indices.tolist())
+        c = cluster_of[u]
+        sources[u] = _top_up(rows, str(users[u]), int(length[u]), n, have,
+                             None if c is None else int(c), cluster_pop, recent_pop, items,
+                             source="model" if filled[u] else "")  # fmt: skip
+    table = pa.concat_tables([model_part, new_part, pa.table(rows, schema=_SCHEMA)])
+    return Listed(table.cast(_SCHEMA), sources), filled
+
+
+def _recent_popularity(
+    events: pa.Table, data: Interactions, cutoff: Any, blocked: np.ndarray
+) -> np.ndarray:
+    """Customers per item in the shop's last 30 days (all the log if it has none so recent),
+    blocked items at -1."""
     recent_from = cutoff - timedelta(days=_RECENT_DAYS)
     recent = events.filter(
         pc.greater_equal(events.column("ts"), pa.scalar(recent_from, pa.timestamp("us")))
@@ -197,31 +263,7 @@ def build_recommendations(
     recent_pop = np.asarray((to_matrix(recent, data.users, data.items) > 0).sum(axis=0))
     recent_pop = recent_pop.ravel().astype(np.float64)
     recent_pop[blocked] = -1
-    clusters = _clusters(ws)
-    cluster_pop = _cluster_popularity(data, clusters, blocked)
-    rows: dict[str, list[Any]] = {k: [] for k in _SCHEMA.names}
-    counts = {"model": int((filled > 0).sum()), "segment": 0, "popular": 0}
-    length = np.maximum(filled, np.where(has_new, slot + 1, 0))
-    for u in np.flatnonzero(length < n):
-        uid = data.users[u]
-        have = set(ids[u][ids[u] >= 0].tolist()) | set(exclude[u].indices.tolist())
-        source = _top_up(rows, uid, int(length[u]), n, have, clusters.get(uid), cluster_pop,
-                         recent_pop, data.items, source="model" if filled[u] else "")  # fmt: skip
-        if not filled[u]:
-            counts[source] += 1
-    seen = set(data.users.tolist())
-    prospects = [u for u in known.to_pylist() if u not in seen]
-    fallback, served = _fallback_lists(prospects, n, clusters, cluster_pop, recent_pop,
-                                       data.items)  # fmt: skip
-    for label, m in served.items():
-        counts[label] += m
-    table = pa.concat_tables(
-        [model_part, new_part, pa.table(rows, schema=_SCHEMA), *fallback]
-    ).cast(_SCHEMA)
-    ws.replace_table("recommendations", table)
-    result.customers = len(seen) + len(prospects)
-    result.sources = counts
-    return result
+    return recent_pop
 
 
 def _fallback_lists(
@@ -309,12 +351,12 @@ def _add(rows: dict[str, list[Any]], uid: str, rank: int, item: str, score: floa
 
 def _top_up(
     rows: dict[str, list[Any]], uid: str, start: int, n: int, have: set[int],
-    cluster: tuple[int, str, str] | None, cluster_pop: dict[int, np.ndarray],
-    recent_pop: np.ndarray, items: np.ndarray, source: str,
+    cluster: int | None, cluster_pop: dict[int, np.ndarray], recent_pop: np.ndarray,
+    items: np.ndarray, source: str,
 ) -> str:  # fmt: skip
     """Fill a list up to ``n`` from the customer's cluster, else the recent best sellers."""
-    if cluster is not None and cluster[0] in cluster_pop:
-        pop, label, reason = cluster_pop[cluster[0]], "segment", "segment_popular"
+    if cluster is not None and cluster in cluster_pop:
+        pop, label, reason = cluster_pop[cluster], "segment", "segment_popular"
     else:
         pop, label, reason = recent_pop, "popular", "popular_now"
     rank = start
