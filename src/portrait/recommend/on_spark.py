@@ -59,7 +59,6 @@ from portrait.recommend.serve import (
 )
 
 if TYPE_CHECKING:
-
     from portrait.workspace import Workspace
 
 log = logging.getLogger(__name__)
