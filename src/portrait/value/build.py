@@ -95,6 +95,33 @@ def _window(probabilities: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def purchase_columns(
+    model: PurchaseModel, x: np.ndarray, tx: np.ndarray, t: np.ndarray, step: int, *,
+    p_alive: bool,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """The repeat-purchase model's ``value`` columns for customers' (x, t_x, T) in units of
+    ``step`` days: P(alive) (NaN, written as null, when ``p_alive`` is withheld), expected
+    purchases in 30/90/365 days, P(purchase in 90 days) and the expected-purchase window.
+    The one way they are computed, on this machine and on Spark's executors."""
+    columns = {
+        "p_alive": per_distinct(model.conditional_probability_alive, x, tx, t) if p_alive
+        else np.full(len(x), np.nan)
+    }  # fmt: skip
+    chances = []
+    for days, _ in WINDOWS:
+        columns[f"expected_purchases_{days}d"] = per_distinct(
+            lambda a, b, c, d=days: model.conditional_expected_purchases(d / step, a, b, c),
+            x, tx, t,
+        )  # fmt: skip
+        chances.append(per_distinct(
+            lambda a, b, c, d=days: model.probability_purchase_within(d / step, a, b, c),
+            x, tx, t,
+        ))  # fmt: skip
+    columns["p_purchase_90d"] = chances[1]
+    columns["next_purchase_window"] = _window(chances)
+    return columns
+
+
 def risk_band(p: np.ndarray) -> np.ndarray:
     out = np.full(len(p), None, dtype=object)
     for edge, label in reversed(RISK_BANDS):
@@ -118,26 +145,7 @@ def build_value(ws: Workspace, as_of: date, *, engine: str | Engine | None = Non
     result.configured_model, result.p_alive_withheld = cfg.model, not choice.p_alive
     result.notes += choice.notes
     columns: dict[str, Any] = {"user_id": summary.column("user_id")}
-    columns["p_alive"] = (
-        per_distinct(model.conditional_probability_alive, x, tx, t) if choice.p_alive
-        else np.full(len(x), np.nan)  # written as null
-    )  # fmt: skip
-    chances = []
-    for days in (30, 90, 365):
-        columns[f"expected_purchases_{days}d"] = per_distinct(
-            lambda a, b, c, d=days: model.conditional_expected_purchases(d / step, a, b, c),
-            x, tx, t,
-        )  # fmt: skip
-        chances.append(
-            per_distinct(
-                lambda a, b, c, d=days: model.probability_purchase_within(d / step, a, b, c),
-                x,
-                tx,
-                t,
-            )  # fmt: skip
-        )
-    columns["p_purchase_90d"] = chances[1]
-    columns["next_purchase_window"] = _window(chances)
+    columns |= purchase_columns(model, x, tx, t, step, p_alive=choice.p_alive)
     money = summary.column("monetary_value").to_numpy(zero_copy_only=False).astype(float)
     spend_model = None
     spent = summary.column("spend").to_numpy(zero_copy_only=False).astype(float)

@@ -17,6 +17,7 @@ per-customer contributions (TreeSHAP, Lundberg et al. 2020, *Nature Machine Inte
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -290,10 +291,22 @@ def training_snapshots(
     peculiarities. Each snapshot's label window ends by ``last + horizon``, before any date
     the model is then tested or used on. Snapshots before the first purchase are skipped.
     """
+    return stack_snapshots(
+        last, lambda day: labelled(ws, day, horizon_days, model=model, unit=unit, engine=engine),
+        snapshots=snapshots,
+    )  # fmt: skip
+
+
+def stack_snapshots(
+    last: date, label: Callable[[date], pa.Table], *, snapshots: int = SNAPSHOTS
+) -> pa.Table:
+    """``label(day)`` as of ``last`` and every :data:`SNAPSHOT_STEP_DAYS` before it, stacked
+    with their ``snapshot`` date (on DuckDB and on Spark alike); stops at a date with no
+    buyers yet."""
     tables = []
     for k in range(snapshots):
         day = last - timedelta(days=SNAPSHOT_STEP_DAYS * k)
-        t = labelled(ws, day, horizon_days, model=model, unit=unit, engine=engine)
+        t = label(day)
         if t.num_rows == 0:
             break  # no buyers yet that early
         tables.append(t.append_column("snapshot", pa.array([day] * t.num_rows, pa.date32())))

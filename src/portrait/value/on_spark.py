@@ -47,17 +47,16 @@ from portrait.value.build import (
     ValueResult,
     _empty,
     _no_churn_model,
-    _window,
+    purchase_columns,
     risk_band,
     save_models,
 )
 from portrait.value.churn import (
     PURCHASE_SCORES,
-    SNAPSHOT_STEP_DAYS,
-    SNAPSHOTS,
     SUMMARY,
     ChurnModel,
     scores_of,
+    stack_snapshots,
     with_purchase_scores,
 )
 from portrait.value.clv import customer_lifetime_value
@@ -138,17 +137,9 @@ def training_snapshots(
     ws: Workspace, last: date, horizon_days: int, *, model: str, unit: TimeUnit
 ) -> pa.Table:
     """:func:`portrait.value.churn.training_snapshots` on Spark, snapshot by snapshot."""
-    tables = []
-    for k in range(SNAPSHOTS):
-        day = last - timedelta(days=SNAPSHOT_STEP_DAYS * k)
-        t = labelled(ws, day, horizon_days, model=model, unit=unit)
-        if t.num_rows == 0:
-            break  # no buyers yet that early
-        tables.append(t.append_column("snapshot", pa.array([day] * t.num_rows, pa.date32())))
-    if not tables:
-        return pa.table({"user_id": pa.array([], pa.string()), "churned": pa.array([], pa.bool_())})
-    names = tables[0].column_names
-    return pa.concat_tables([t.select(names) for t in tables])
+    return stack_snapshots(
+        last, lambda day: labelled(ws, day, horizon_days, model=model, unit=unit)
+    )
 
 
 # -- scoring on the executors -------------------------------------------------------------------
@@ -173,22 +164,7 @@ class Scorer:
                     for c in (_X, _TX, _T))  # fmt: skip
         n = len(x)
         cols: dict[str, Any] = {"user_id": batch.column("user_id")}
-        cols["p_alive"] = (
-            per_distinct(model.conditional_probability_alive, x, tx, t) if self.p_alive
-            else np.full(n, np.nan)
-        )  # fmt: skip
-        chances = []
-        for days in (30, 90, 365):
-            cols[f"expected_purchases_{days}d"] = per_distinct(
-                lambda a, b, c, d=days: model.conditional_expected_purchases(d / step, a, b, c),
-                x, tx, t,
-            )  # fmt: skip
-            chances.append(per_distinct(
-                lambda a, b, c, d=days: model.probability_purchase_within(d / step, a, b, c),
-                x, tx, t,
-            ))  # fmt: skip
-        cols["p_purchase_90d"] = chances[1]
-        cols["next_purchase_window"] = _window(chances)
+        cols |= purchase_columns(model, x, tx, t, step, p_alive=self.p_alive)
         if self.spend is not None:
             money = np.nan_to_num(
                 batch.column(_M).to_numpy(zero_copy_only=False).astype(np.float64)
