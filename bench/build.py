@@ -83,11 +83,15 @@ def _build(ws: Path, timeout: float) -> dict:
     order = ["features", "segments", "value", "text", "tags", "recommend", "personas",
              "audiences"]  # fmt: skip
     done = {s["stage"] for s in stages}
+    code = os.waitstatus_to_exitcode(status)
+    finished = not timed_out and code == 0
     return {
-        "finished": not timed_out and os.waitstatus_to_exitcode(status) == 0,
+        "finished": finished,
         "timed_out_after_seconds": round(timeout, 0) if timed_out else None,
-        "running_when_stopped": next((s for s in order if s not in done), None)
-        if timed_out else None,
+        # a negative exit code is the signal that ended it (-9: killed, e.g. out of memory)
+        "exit_code": None if timed_out else code,
+        "running_when_stopped": None if finished
+        else next((s for s in order if s not in done), None),
         "seconds": round(seconds, 1),
         "peak_gb": round(usage.ru_maxrss / 2**20, 2),
         "stages": stages,
