@@ -15,6 +15,7 @@ After ``portrait build`` the table ``recommendations`` holds, for every known cu
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -53,6 +54,8 @@ _NEW_PER_CUSTOMER = 1  # new products (no interactions yet) at the end of a list
 #: same product under another code is not news)
 _NEW_SIMILARITY = (0.5, 0.95)
 _RECENT_DAYS = 30
+#: customers whose lists are made and written at once
+_WRITE_BATCH = 500_000
 
 
 @dataclass
@@ -142,21 +145,30 @@ def build_recommendations(
     cluster_pop = _cluster_popularity(data, clusters, blocked)
     recent_pop = _recent_popularity(events, data, cutoff, blocked)
     cluster_of = [clusters.get(u, (None,))[0] for u in data.users]
-    listed, filled = model_lists(
-        model, data.matrix, exclude, ids, scores, blocked, data.users, data.items, fresh,
-        cluster_of, cluster_pop, recent_pop, n,
-    )  # fmt: skip
-    counts = {"model": int((filled > 0).sum()), "segment": 0, "popular": 0}
-    for label in ("segment", "popular"):  # whose list is their segment's or the shop's
-        counts[label] = int(((filled == 0) & (listed.sources == label)).sum())
     seen = set(data.users.tolist())
     prospects = [u for u in known.to_pylist() if u not in seen]
     fallback, served = _fallback_lists(prospects, n, clusters, cluster_pop, recent_pop,
                                        data.items)  # fmt: skip
-    for label, m in served.items():
-        counts[label] += m
-    table = pa.concat_tables([listed.table, *fallback]).cast(_SCHEMA)
-    ws.replace_table("recommendations", table)
+    counts = {"model": 0, **served}
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        """The lists a batch of customers at a time, into the warehouse as they are made:
+        ten million customers' 200 million rows are never in memory at once."""
+        for lo in range(0, len(data.users), _WRITE_BATCH):
+            part = slice(lo, lo + _WRITE_BATCH)
+            listed, filled = model_lists(
+                model, data.matrix[part], exclude[part], ids[part], scores[part], blocked,
+                data.users[part], data.items, fresh, cluster_of[part], cluster_pop, recent_pop,
+                n,
+            )  # fmt: skip
+            counts["model"] += int((filled > 0).sum())
+            for label in ("segment", "popular"):  # the model gave them nothing
+                counts[label] += int(((filled == 0) & (listed.sources == label)).sum())
+            yield from listed.table.to_batches()
+        for table in fallback:
+            yield from table.cast(_SCHEMA).to_batches()
+
+    ws.replace_table("recommendations", pa.RecordBatchReader.from_batches(_SCHEMA, batches()))
     result.customers = len(seen) + len(prospects)
     result.sources = counts
     return result
