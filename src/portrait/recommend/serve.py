@@ -132,6 +132,9 @@ def build_recommendations(
     buys = events.filter(pc.equal(events.column("kind"), "buy"))
     exclude = to_matrix(buys if buys.num_rows else events, data.users, data.items)
     blocked = _blocked(ws, data.items)
+    recent_pop = _recent_popularity(events, data, cutoff, blocked)
+    # the log is a few GB at ten million customers: nothing below needs it
+    del events, buys
     model = make_model(cfg.model, dict(cfg.params), seed=ws.config.segments.seed)
     model.fit(data.matrix)
     n = cfg.n
@@ -143,7 +146,6 @@ def build_recommendations(
     fresh = _new_items(ws, data.items)
     clusters = _clusters(ws)
     cluster_pop = _cluster_popularity(data, clusters, blocked)
-    recent_pop = _recent_popularity(events, data, cutoff, blocked)
     cluster_of = [clusters.get(u, (None,))[0] for u in data.users]
     seen = set(data.users.tolist())
     prospects = [u for u in known.to_pylist() if u not in seen]
